@@ -1,0 +1,136 @@
+"""`seamline run FLOW --event FILE` — one in-process run with a step-by-step trace."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+from rich.table import Table
+
+from runtime.cli._output import compact, console, print_diagnostics
+from runtime.compiler.workspace import check_workspace
+from runtime.connectors.mock import CompiledResponse
+from runtime.engine import Clock, RunResult, VirtualClock, run_flow
+from runtime.engine.mocks import RunMocks, load_mocks
+from runtime.errors import FlowError
+from runtime.expressions.compiled import Literal
+from runtime.expressions.functions import jinja_helpers, jmespath_options
+from runtime.expressions.jinja import TemplateEngine
+
+
+@click.command("run")
+@click.argument("flow")
+@click.option("--event", "event_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A CloudEvent (structured JSON) to run the flow on.")
+@click.option("--mocks", "mocks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A mocks file answering call steps by step id or connector.operation.")
+@click.option("--mock", "mock_pairs", multiple=True, metavar="STEP=FILE",
+              help="Answer one step (or connector.operation) with the JSON in FILE; repeatable.")
+@click.option("--workspace", "-w", default=".", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole run result as JSON.")
+@click.option("--real-time", is_flag=True, help="Really sleep for delays and retry backoff (default: skip the waits).")
+def run_command(flow: str, event_file: Path, mocks_file: Path | None, mock_pairs: tuple[str, ...], workspace: Path,
+                as_json: bool, real_time: bool) -> None:
+    """Run FLOW once on the event in --event and print each step's input, output and duration.
+
+    Exit code 0 when the run succeeded, 1 when it failed or the event was rejected.
+    """
+    flow = Path(flow).stem if flow.endswith((".yaml", ".yml")) else flow
+    report = check_workspace(workspace)
+    if report.plan is None:
+        print_diagnostics(report.diagnostics)
+        console.print(f"[red]the workspace has {len(report.diagnostics)} problem(s); fix them first (seamline check)[/red]")
+        sys.exit(1)
+    plan = report.plan
+    if flow not in plan.flows:
+        raise click.UsageError(f"no flow named {flow!r}; flows: {', '.join(sorted(plan.flows))}")
+    try:
+        event = json.loads(event_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
+    mocks = None
+    try:
+        if mocks_file or mock_pairs:
+            mocks = _mocks(plan, mocks_file, mock_pairs)
+    except FlowError as exc:
+        print_diagnostics(exc.diagnostics)
+        sys.exit(1)
+    clock: Clock = Clock() if real_time else VirtualClock()
+
+    async def main() -> RunResult:
+        try:
+            return await run_flow(plan, flow, event, mocks=mocks, clock=clock)
+        finally:
+            for connector in plan.connectors.values():
+                await connector.aclose()
+
+    result = anyio.run(main)
+    if as_json:
+        json.dump(result.to_dict(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print_result(result, event_file)
+    sys.exit(0 if result.succeeded else 1)
+
+
+def _mocks(plan: Any, mocks_file: Path | None, mock_pairs: tuple[str, ...]) -> RunMocks:
+    globals_, filters = jinja_helpers(plan.functions)
+    templates = TemplateEngine(Path(plan.root), globals_, filters)
+    options = jmespath_options(plan.functions)
+    mocks = load_mocks(mocks_file, str(mocks_file), options, templates, frozenset(plan.functions.FUNCTION_TABLE)) if mocks_file else RunMocks({})
+    for pair in mock_pairs:
+        step, sep, file = pair.partition("=")
+        if not sep:
+            raise click.UsageError(f"--mock {pair!r}: expected STEP=FILE")
+        try:
+            output = json.loads(Path(file).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise click.UsageError(f"--mock {pair}: cannot read JSON from {file}: {exc}") from exc
+        mocks.responses[step] = (CompiledResponse(Literal(output), None),)
+    return mocks
+
+
+def print_result(result: RunResult, event_file: Path) -> None:
+    if result.status == "rejected":
+        error = result.error or {}
+        console.print(f"[red]event rejected[/red] ({error.get('code')}): {event_file}")
+        if error.get("contract"):
+            console.print(f"  contract: [bold]{error['contract']}[/bold]")
+        for violation in error.get("violations") or [{"path": "", "message": error.get("message")}]:
+            console.print(f"  [cyan]{violation['path']}[/cyan]: {violation['message']}")
+        return
+    console.print(f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {compact(result.key)}  "
+                  f"hash {result.content_hash[:12]}")
+    table = Table(show_lines=False, box=None, pad_edge=False)
+    for column in ("step", "kind", "status", "ms", "input", "output / error"):
+        table.add_column(column, overflow="fold")
+    colours = {"succeeded": "green", "skipped": "dim", "failed": "red", "compensated": "yellow", "compensation_failed": "red"}
+    for record in result.trace:
+        colour = colours.get(record.status, "white")
+        status = f"[{colour}]{record.status}[/{colour}]"
+        if record.attempts > 1:
+            status += f" ×{record.attempts}"
+        detail = record.error.get("message") if record.error else compact(record.output)
+        if record.detail:
+            detail = f"({record.detail}) {detail}"
+        table.add_row(record.label, record.kind, status, f"{record.duration_ms:.1f}",
+                      compact(record.input, 60) if record.input is not None else "", _plain(detail or ""))
+    console.print(table)
+    for event in result.emitted:
+        console.print(f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}")
+    colour = "green" if result.succeeded else "red"
+    console.print(f"[{colour}]{result.status}[/{colour}] in {result.duration_ms:.1f} ms, {len(result.calls)} calls, "
+                  f"{len(result.emitted)} events emitted")
+    if result.error:
+        console.print(f"[red]error[/red] at step [bold]{result.error.get('step')}[/bold] "
+                      f"[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}")
+    if result.output is not None:
+        console.print(f"output: {compact(result.output, 400)}")
+
+
+def _plain(text: str) -> str:
+    return text.replace("[", "\\[")

@@ -1,0 +1,51 @@
+"""The compiled workspace: frozen, built once, swapped whole on reload. The engine reads only this."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.connectors.base import Connector
+from runtime.contracts.registry import ContractRegistry
+from runtime.expressions.compiled import CompiledValue
+from runtime.expressions.functions import IntegrationFunctions
+from runtime.expressions.jmes import CompiledExpression
+from runtime.spec.settings import WorkspaceSettings
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    name: str
+    version: str
+    description: str | None
+    file: str
+    content_hash: str
+    """sha256 over the flow file and every template, lookup and contract it uses."""
+    event_type: str | None
+    schedule: str | None
+    filter: CompiledExpression | None
+    key: CompiledExpression | None
+    sla_seconds: float | None
+    vars: tuple[tuple[str, CompiledValue], ...]
+    steps: tuple[Any, ...]
+    compensate: bool
+    then: str
+    output: CompiledValue | None
+    subflows: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: str
+    flows: Mapping[str, FlowPlan]
+    contracts: ContractRegistry
+    connectors: Mapping[str, Connector]
+    functions: IntegrationFunctions
+    settings: WorkspaceSettings
+    workspace_hash: str
+    lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    by_event: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def flows_for(self, event_type: str) -> list[FlowPlan]:
+        return [self.flows[name] for name in self.by_event.get(event_type, ())]

@@ -1,0 +1,302 @@
+"""Load and compile a whole workspace into one Plan; report every problem in one pass."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, TypeAdapter, ValidationError
+
+import runtime.connectors  # noqa: F401 - registers connector kinds
+from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.compiler.flow import FlowCompiler
+from runtime.compiler.plan import FlowPlan, Plan
+from runtime.connectors.base import CONNECTOR_KINDS, Connector
+from runtime.contracts.registry import ContractRegistry, check_examples, load_contracts
+from runtime.errors import Diagnostic, FlowError
+from runtime.expressions.functions import IntegrationFunctions, jinja_helpers, jmespath_options
+from runtime.expressions.jinja import TemplateEngine, TemplateProblem
+from runtime.loader.diagnostics import did_you_mean, pydantic_diagnostics
+from runtime.loader.source import SourceMap, YamlDocument, YamlLoadError, parse_yaml
+from runtime.spec.flow import FlowSpec
+from runtime.spec.settings import WorkspaceSettings
+from runtime.steps import STEP_KINDS
+
+_LOOKUP_CALL = re.compile(r"lookup\(\s*['\"]([A-Za-z0-9_.-]+)['\"]")
+
+
+@dataclass
+class WorkspaceReport:
+    """What `seamline check` prints: the plan (if clean), every diagnostic, and counts."""
+
+    root: Path
+    plan: Plan | None
+    diagnostics: list[Diagnostic]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def _connector_union() -> Any:
+    members = tuple(k.config for k in CONNECTOR_KINDS.values())
+    return Annotated[Union[members], Discriminator("kind")]  # noqa: UP007
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _parse(root: Path, file: Path, problems: list[Diagnostic]) -> YamlDocument | None:
+    try:
+        return parse_yaml(file.read_text(encoding="utf-8"), _rel(root, file))
+    except YamlLoadError as exc:
+        problems.extend(exc.diagnostics)
+    except UnicodeDecodeError as exc:
+        problems.append(Diagnostic(_rel(root, file), 1, 1, "", "file.encoding", f"not UTF-8 text: {exc.reason}", "save the file as UTF-8"))
+    return None
+
+
+def _load_settings(root: Path, problems: list[Diagnostic]) -> WorkspaceSettings:
+    file = root / "seamline.yaml"
+    if not file.is_file():
+        return WorkspaceSettings()
+    doc = _parse(root, file, problems)
+    if doc is None:
+        return WorkspaceSettings()
+    try:
+        return WorkspaceSettings.model_validate(doc.data or {})
+    except ValidationError as exc:
+        problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, WorkspaceSettings))
+        return WorkspaceSettings()
+
+
+def load_lookups(root: Path, problems: list[Diagnostic]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Reference tables in flows/lookups: YAML mappings, or CSV files keyed by their first column."""
+    tables: dict[str, dict[str, Any]] = {}
+    files: dict[str, str] = {}
+    folder = root / "flows" / "lookups"
+    if not folder.is_dir():
+        return tables, files
+    for file in sorted(folder.iterdir()):
+        name, rel = file.stem, _rel(root, file)
+        if file.suffix in (".yaml", ".yml"):
+            doc = _parse(root, file, problems)
+            if doc is None:
+                continue
+            if not isinstance(doc.data, dict):
+                problems.append(doc.source_map.diagnostic((), "lookup.not_mapping", "a lookup table is a mapping of key: value",
+                                                          "write one `KEY: value` line per entry"))
+                continue
+            tables[name] = {str(k): v for k, v in doc.data.items()}
+        elif file.suffix == ".csv":
+            with file.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            if not rows:
+                problems.append(Diagnostic(rel, 1, 1, "", "lookup.empty", "CSV lookup table has no rows", "the first row names the columns; the first column is the key"))
+                continue
+            key_column = next(iter(rows[0]))
+            table: dict[str, Any] = {}
+            for line, row in enumerate(rows, start=2):
+                key = row[key_column]
+                if key in table:
+                    problems.append(Diagnostic(rel, line, 1, "", "lookup.duplicate_key", f"key {key!r} appears twice", "keys in the first column must be unique"))
+                table[key] = row
+            tables[name] = table
+        else:
+            continue
+        files[name] = rel
+    return tables, files
+
+
+def _load_connectors(root: Path, values_for: Any, problems: list[Diagnostic]) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = {}
+    folder = root / "connectors"
+    if not folder.is_dir():
+        return connectors
+    union = _connector_union()
+    adapter: TypeAdapter[Any] = TypeAdapter(union)
+    for file in sorted(folder.glob("*.yaml")):
+        doc = _parse(root, file, problems)
+        if doc is None:
+            continue
+        try:
+            config = adapter.validate_python(doc.data)
+        except ValidationError as exc:
+            problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, union))
+            continue
+        if config.connector != file.stem:
+            problems.append(doc.source_map.diagnostic(("connector",), "spec.name_mismatch",
+                                                      f"connector `{config.connector}` is in file {file.name}",
+                                                      f"rename the file to {config.connector}.yaml or the connector to {file.stem}"))
+            continue
+        compiler = _ConnectorCompiler(values_for(doc.source_map))
+        connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
+        problems.extend(compiler.values.diagnostics)
+    return connectors
+
+
+class _ConnectorCompiler:
+    def __init__(self, values: ValueCompiler) -> None:
+        self.values = values
+
+    def value(self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+        return self.values.value(raw, path, check_roots(roots))
+
+    def expression(self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+        return None if text is None else self.values.expression(text, path, check_roots(roots))
+
+    def duration(self, text: str | None) -> float | None:
+        from runtime.spec.common import parse_duration
+
+        return parse_duration(text) if text else None
+
+    def error(self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None) -> None:
+        self.values.error(path, code, message, hint)
+
+
+def _hash(root: Path, files: set[str]) -> str:
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode() + b"\0")
+        path = root / rel
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def check_workspace(root: Path | str) -> WorkspaceReport:
+    """Load, validate and compile every file of the workspace; never raises for bad input."""
+    root = Path(root).resolve()
+    problems: list[Diagnostic] = []
+    settings = _load_settings(root, problems)
+    lookups, lookup_files = load_lookups(root, problems)
+    functions = IntegrationFunctions(lookups=lookups)
+    options = jmespath_options(functions)
+    function_names = frozenset(functions.FUNCTION_TABLE)
+    jinja_globals, jinja_filters = jinja_helpers(functions)
+    templates = TemplateEngine(root, jinja_globals, jinja_filters)
+
+    def values_for(source_map: SourceMap) -> ValueCompiler:
+        return ValueCompiler(source_map, options, templates, function_names)
+
+    contracts, contract_problems = load_contracts(root)
+    problems += contract_problems
+    problems += check_examples(root, contracts)
+    connectors = _load_connectors(root, values_for, problems)
+    problems += _check_template_files(root, templates)
+
+    specs: dict[str, tuple[FlowSpec, YamlDocument]] = {}
+    flow_dir = root / "flows"
+    for file in sorted(flow_dir.glob("*.yaml")) if flow_dir.is_dir() else []:
+        doc = _parse(root, file, problems)
+        if doc is None:
+            continue
+        spec = _validate_flow(doc, problems)
+        if spec is None:
+            continue
+        if spec.flow != file.stem:
+            problems.append(doc.source_map.diagnostic(("flow",), "spec.name_mismatch", f"flow `{spec.flow}` is in file {file.name}",
+                                                      f"rename the file to {spec.flow}.yaml or the flow to {file.stem}"))
+            continue
+        specs[spec.flow] = (spec, doc)
+
+    flows: dict[str, FlowPlan] = {}
+    names = frozenset(specs)
+    for name, (spec, doc) in specs.items():
+        values = values_for(doc.source_map)
+        compiler = FlowCompiler(spec, values, contracts, connectors, settings, names)
+        parts = compiler.compile()
+        problems += values.diagnostics
+        text = (root / doc.source_map.file).read_text(encoding="utf-8")
+        used = {doc.source_map.file, *values.used_files, *compiler.used_contracts}
+        for template in values.used_files:
+            text += (root / template).read_text(encoding="utf-8")
+        used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
+        flows[name] = FlowPlan(
+            name=name, version=spec.version, description=spec.description, file=doc.source_map.file,
+            content_hash=_hash(root, used), subflows=frozenset(compiler.subflows), **parts,
+        )
+    problems += _subflow_cycles(flows, specs)
+
+    by_event: dict[str, list[str]] = {}
+    for flow in flows.values():
+        if flow.event_type:
+            by_event.setdefault(flow.event_type, []).append(flow.name)
+    counts = {
+        "flows": len(specs),
+        "contracts": len(contracts.contracts),
+        "contract_versions": sum(len(c.versions) for c in contracts.contracts.values()),
+        "connectors": len(connectors),
+        "lookups": len(lookups),
+        "templates": len(list((root / "flows").rglob("*.j2"))) if flow_dir.is_dir() else 0,
+    }
+    problems = sorted(set(problems))
+    plan = None
+    if not any(d.severity == "error" for d in problems):
+        workspace_files = {f.file for f in flows.values()} | set(lookup_files.values())
+        plan = Plan(
+            root=str(root), flows=flows, contracts=contracts, connectors=connectors, functions=functions,
+            settings=settings, workspace_hash=_hash(root, workspace_files | {c.file for ct in contracts.contracts.values() for c in ct.versions}),
+            lookups=lookups, by_event={k: tuple(v) for k, v in by_event.items()},
+        )
+    return WorkspaceReport(root, plan, problems, counts)
+
+
+def compile_workspace(root: Path | str) -> Plan:
+    """The Plan of a clean workspace; raises FlowError with every diagnostic otherwise."""
+    report = check_workspace(root)
+    if report.plan is None:
+        raise FlowError(report.diagnostics)
+    return report.plan
+
+
+def _validate_flow(doc: YamlDocument, problems: list[Diagnostic]) -> FlowSpec | None:
+    if not isinstance(doc.data, dict):
+        problems.append(doc.source_map.diagnostic((), "spec.not_mapping", "a flow file is a mapping",
+                                                  "start with `flow: <name>` — see docs/language.md"))
+        return None
+    try:
+        return FlowSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, FlowSpec, kind_names=list(STEP_KINDS)))
+        return None
+
+
+def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnostic]:
+    out = []
+    folder = root / "flows"
+    for file in sorted(folder.rglob("*.j2")) if folder.is_dir() else []:
+        compiled = templates.compile_file(str(file.relative_to(folder)))
+        if isinstance(compiled, TemplateProblem):
+            out.append(Diagnostic(compiled.file or _rel(root, file), compiled.line, 1, "", compiled.code, compiled.message, compiled.hint))
+    return out
+
+
+def _subflow_cycles(flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec, YamlDocument]]) -> list[Diagnostic]:
+    out = []
+    for start in flows:
+        stack = [(start, (start,))]
+        while stack:
+            name, trail = stack.pop()
+            for child in flows[name].subflows if name in flows else ():
+                if child == start:
+                    doc = specs[start][1]
+                    cycle = " -> ".join((*trail, child))
+                    out.append(doc.source_map.diagnostic(("steps",), "ref.subflow_cycle", f"subflows call each other in a cycle: {cycle}",
+                                                         "a flow may not (indirectly) run itself"))
+                    stack.clear()
+                    break
+                if child not in trail:
+                    stack.append((child, (*trail, child)))
+    return out
+
+
+__all__ = ["ContractRegistry", "WorkspaceReport", "check_workspace", "compile_workspace", "did_you_mean"]

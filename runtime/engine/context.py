@@ -1,0 +1,257 @@
+"""The RunContext the step kinds execute against: one per run, forked per loop iteration."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+
+from runtime.compiler.plan import FlowPlan, Plan
+from runtime.connectors.base import CallRequest, Operation
+from runtime.contracts.registry import ContractVersion
+from runtime.engine.mocks import RunMocks
+from runtime.engine.result import CallRecord, RunResult, StepRecord
+from runtime.errors import ConnectorError, ContractViolation, ExpressionError, SeamlineError, StepError
+from runtime.expressions.jmes import is_truthy
+from runtime.spec.retry import RetryPolicy
+from runtime.steps.fail import FlowFailure
+from runtime.steps.wait_for import WaitTimeout
+
+
+class Clock:
+    """Real time: sleeps really sleep."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class VirtualClock(Clock):
+    """For `seamline run` and tests: waits are recorded and skipped; time jumps forward."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self._now += timedelta(seconds=seconds)
+        await anyio.sleep(0)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class RunState:
+    """What every fork of one run shares."""
+
+    plan: Plan
+    flow: FlowPlan
+    result: RunResult
+    clock: Clock
+    mocks: RunMocks | None
+    undos: list[tuple[Any, dict[str, Any], str]] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+    subflow_depth: int = 0
+
+
+def error_code(exc: BaseException) -> tuple[str, bool]:
+    """(stable error code, transient?) of anything a step can raise."""
+    if isinstance(exc, StepError):
+        return exc.code, exc.transient
+    if isinstance(exc, ConnectorError):
+        return f"connector.{exc.error_class}", exc.transient
+    if isinstance(exc, ContractViolation):
+        return "contract.violation", False
+    if isinstance(exc, ExpressionError):
+        return "expression.failed", False
+    if isinstance(exc, FlowFailure):
+        return exc.code, False
+    if isinstance(exc, WaitTimeout):
+        return "wait.timeout", False
+    if isinstance(exc, TimeoutError):
+        return "step.timeout", True
+    if isinstance(exc, SeamlineError):
+        return "step.failed", False
+    return "internal.error", False
+
+
+class StepRunner:
+    """Implements RunContext for one scope of a run (the run itself, or one loop iteration)."""
+
+    def __init__(self, state: RunState, document: dict[str, Any], prefix: str = "") -> None:
+        self.state = state
+        self.document = document
+        self.prefix = prefix
+        self._current: StepRecord | None = None
+
+    @property
+    def flow(self) -> str:
+        return self.state.flow.name
+
+    @property
+    def run_id(self) -> str:
+        return self.state.result.run_id
+
+    def label(self, node: Any) -> str:
+        return f"{self.prefix}.{node.id}" if self.prefix else node.id
+
+    # -- running steps -------------------------------------------------------------------
+    async def run_steps(self, nodes: Sequence[Any]) -> Any:
+        last = None
+        for node in nodes:
+            last = await self.execute(node)
+        return last
+
+    async def execute(self, node: Any) -> Any:
+        steps = self.document["steps"]
+        record = StepRecord(self.label(node), node.id, node.kind, "running", started_at=iso(self.state.clock.now()))
+        if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
+            record.status = "skipped"
+            self.state.result.trace.append(record)
+            steps[node.id] = {"output": None, "status": "skipped"}
+            return None
+        self.state.result.trace.append(record)
+        runner = StepRunner(self.state, self.document, self.prefix)
+        runner._current = record
+        started = time.perf_counter()
+        try:
+            if node.timeout is not None:
+                with anyio.fail_after(node.timeout):
+                    output = await node.execute(runner)
+            else:
+                output = await node.execute(runner)
+        except StepError:
+            record.status = "failed"
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            raise
+        except Exception as exc:
+            record.status = "failed"
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            code, transient = error_code(exc)
+            error = StepError(flow=self.flow, step=record.label, attempt=max(record.attempts, 1), code=code,
+                              message=str(exc) or type(exc).__name__, transient=transient)
+            record.error = error.to_dict()
+            raise error from exc
+        record.duration_ms = (time.perf_counter() - started) * 1000
+        record.status = "succeeded"
+        record.output = output
+        if node.kind == "switch":
+            arm = self.document.get("_arms", {}).get(node.id)
+            record.detail = "no arm matched" if arm is None else f"took arm {arm}"
+        steps[node.id] = {"output": output, "status": "succeeded"}
+        return output
+
+    def _evaluate_condition(self, node: Any, record: StepRecord) -> Any:
+        try:
+            return node.condition.evaluate(self.document)
+        except ExpressionError as exc:
+            raise StepError(flow=self.flow, step=record.label, attempt=1, code="expression.failed", message=str(exc)) from exc
+
+    def fork(self, bindings: dict[str, Any], label: str) -> StepRunner:
+        document = {**self.document, **bindings, "steps": dict(self.document["steps"])}
+        prefix = f"{self.prefix}.{label}" if self.prefix else label
+        return StepRunner(self.state, document, prefix)
+
+    # -- effects -------------------------------------------------------------------------
+    async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any:
+        record = self._current
+        label = record.label if record else node.id
+        key = f"{self.run_id}:{label}"
+        call = CallRecord(step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0)
+        self.state.result.calls.append(call)
+        if record is not None:
+            record.input = payload
+        attempt = 0
+        while True:
+            attempt += 1
+            call.attempts = attempt
+            if record is not None:
+                record.attempts = attempt
+            try:
+                mocked = self.state.mocks.answer_for(node.id, operation.ref) if self.state.mocks else None
+                if mocked is not None:
+                    call.mocked = True
+                    output = mocked.answer(payload)
+                else:
+                    request = CallRequest(payload, key, node.timeout, self.run_id)
+                    output = await operation.invoke(request)
+                call.output = output
+                return output
+            except ConnectorError as exc:
+                call.error = str(exc)
+                if not exc.transient or attempt >= retry.attempts:
+                    raise StepError(flow=self.flow, step=label, attempt=attempt, code=f"connector.{exc.error_class}",
+                                    message=str(exc), transient=exc.transient) from exc
+                delay = retry.delay_before(attempt + 1)
+                delay *= 1 + self.state.rng.uniform(-retry.jitter, retry.jitter)
+                if exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                await self.state.clock.sleep(delay)
+
+    async def emit(self, node: Any, version: ContractVersion, data: Any, subject: Any) -> dict[str, Any]:
+        version.validator.check(data)
+        label = self.label(node)
+        event = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.run_id}:{label}")),
+            "source": f"/seamline/flows/{self.flow}",
+            "type": version.type,
+            "subject": None if subject is None else str(subject),
+            "time": iso(self.state.clock.now()),
+            "datacontenttype": "application/json",
+            "dataschema": version.uri,
+            "data": data,
+        }
+        if event["subject"] is None:
+            del event["subject"]
+        self.state.result.emitted.append(event)
+        return event
+
+    async def subflow(self, node: Any, flow: str, data: Any) -> Any:
+        from runtime.engine.executor import run_scope
+
+        if self.state.subflow_depth >= 16:
+            raise SeamlineError("subflows nested more than 16 deep")
+        plan = self.state.plan.flows[flow]
+        event = {**self.document["event"], "type": f"seamline.subflow.{flow}", "data": data}
+        child_state = RunState(self.state.plan, plan, self.state.result, self.state.clock, self.state.mocks,
+                               self.state.undos, self.state.rng, self.state.subflow_depth + 1)
+        return await run_scope(child_state, event, f"{self.label(node)}>{flow}", self.document["run"])
+
+    async def wait_for(self, node: Any, event_type: str, correlation: Any, timeout: float) -> dict[str, Any] | None:
+        mocked = self.state.mocks.answer_for(node.id, None) if self.state.mocks else None
+        if mocked is None:
+            raise SeamlineError(
+                f"wait_for {event_type} needs the durable runtime (`seamline serve`); "
+                f"in `seamline run` mock it: `{node.id}: {{ event: {{…}} }}` or `{{ timeout: true }}`"
+            )
+        if mocked.timeout or mocked.event is None:
+            await self.state.clock.sleep(timeout)
+            return None
+        event = mocked.event
+        got = node.match.evaluate(event)
+        if got != correlation:
+            raise SeamlineError(f"mocked {event_type} event does not correlate: match gave {got!r}, expected {correlation!r}")
+        return event
+
+    async def sleep(self, node: Any, seconds: float) -> None:
+        if self._current is not None:
+            self._current.detail = f"waited {seconds:g}s"
+        await self.state.clock.sleep(seconds)
+
+    def register_undo(self, node: Any) -> None:
+        self.state.undos.append((node, self.document, self.label(node)))

@@ -1,0 +1,127 @@
+"""Run a compiled flow on an event: route, validate, evaluate vars, run steps, compensate."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from runtime.compiler.plan import FlowPlan, Plan
+from runtime.engine.context import Clock, RunState, StepRunner, iso
+from runtime.engine.mocks import RunMocks
+from runtime.engine.result import RunResult, StepRecord
+from runtime.errors import ConnectorError, ExpressionError, StepError
+from runtime.expressions.jmes import is_truthy
+
+
+def route(plan: Plan, event: dict[str, Any]) -> list[FlowPlan]:
+    """Every flow whose trigger matches the event: same type and a truthy filter."""
+    matched = []
+    for flow in plan.flows_for(str(event.get("type"))):
+        if flow.filter is None or is_truthy(flow.filter.evaluate(event_document(event))):
+            matched.append(flow)
+    return matched
+
+
+def event_document(event: dict[str, Any]) -> dict[str, Any]:
+    return {"event": event, "data": event.get("data"), "vars": {}, "steps": {}, "run": {}}
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+async def run_scope(state: RunState, event: dict[str, Any], prefix: str, run: dict[str, Any]) -> Any:
+    """Evaluate a flow's vars, run its steps and return its output (shared by runs and subflows)."""
+    flow = state.flow
+    document: dict[str, Any] = {"event": event, "data": event.get("data"), "vars": {}, "steps": {}, "run": run}
+    for name, value in flow.vars:
+        try:
+            document["vars"] = {**document["vars"], name: value.evaluate(document)}
+        except ExpressionError as exc:
+            label = f"{prefix}.vars.{name}" if prefix else f"vars.{name}"
+            state.result.trace.append(StepRecord(label, f"vars.{name}", "vars", "failed", error={"message": str(exc)}))
+            raise StepError(flow=flow.name, step=label, attempt=1, code="expression.failed", message=str(exc)) from exc
+    runner = StepRunner(state, document, prefix)
+    last = await runner.run_steps(flow.steps)
+    if flow.output is not None:
+        return flow.output.evaluate(document)
+    return last
+
+
+async def run_flow(
+    plan: Plan,
+    flow_name: str,
+    event: dict[str, Any],
+    *,
+    mocks: RunMocks | None = None,
+    clock: Clock | None = None,
+    run_id: str | None = None,
+    validate: bool = True,
+) -> RunResult:
+    """One in-process run. Never raises for a failing run: the result carries the failure."""
+    flow = plan.flows[flow_name]
+    clock = clock or Clock()
+    started = clock.now()
+    result = RunResult(run_id or new_run_id(), flow.name, flow.version, flow.content_hash, "running", started_at=iso(started))
+    t0 = time.perf_counter()
+    if validate:
+        rejection = _rejection(plan, flow, event)
+        if rejection is not None:
+            result.status, result.error = "rejected", rejection
+            return result
+    state = RunState(plan, flow, result, clock, mocks)
+    try:
+        result.key = flow.key.evaluate(event_document(event)) if flow.key is not None else None
+        run = {"id": result.run_id, "flow": flow.name, "version": flow.version, "started_at": result.started_at,
+               "key": result.key, "hash": flow.content_hash}
+        result.output = await run_scope(state, event, "", run)
+        result.status = "succeeded"
+    except (StepError, ExpressionError) as exc:
+        result.error = exc.to_dict() if isinstance(exc, StepError) else {"code": "expression.failed", "message": str(exc)}
+        if flow.compensate:
+            await _compensate(state)
+        result.status = "dead_lettered" if flow.then == "dead_letter" else "failed"
+    result.duration_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+def _rejection(plan: Plan, flow: FlowPlan, event: Any) -> dict[str, Any] | None:
+    check = plan.contracts.check_event(event)
+    if not check.ok:
+        code = "contract.violation" if check.contract is not None else "envelope.invalid"
+        contract = f"{check.contract.type} v{check.contract.version}" if check.contract else None
+        return {"code": code, "contract": contract, "message": check.describe(),
+                "violations": [{"path": p, "message": m} for p, m in check.violations]}
+    if flow.event_type != event.get("type"):
+        return {"code": "route.wrong_type", "message": f"flow {flow.name} is triggered by {flow.event_type!r}, "
+                f"not {event.get('type')!r}", "violations": []}
+    return None
+
+
+async def _compensate(state: RunState) -> None:
+    """Run the registered undos in reverse order; each with its own retry policy."""
+    while state.undos:
+        node, document, label = state.undos.pop()
+        undo = node.undo
+        record = StepRecord(f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now()))
+        state.result.trace.append(record)
+        t0 = time.perf_counter()
+        payload = None
+        try:
+            payload = undo.payload.evaluate(document)
+            record.input = payload
+            runner = StepRunner(state, document)
+            runner._current = record
+            record.output = await runner.call(_UndoCall(undo.id), undo.operation, payload, undo.retry)
+            record.status = "compensated"
+        except (StepError, ConnectorError, ExpressionError) as exc:
+            record.status = "compensation_failed"
+            record.error = {"message": str(exc)}
+        record.duration_ms = (time.perf_counter() - t0) * 1000
+
+
+class _UndoCall:
+    def __init__(self, step_id: str) -> None:
+        self.id = step_id
+        self.timeout = None

@@ -1,0 +1,64 @@
+"""Run-level mocks: answers for call steps (by step id or `connector.operation`) and wait_for steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jmespath.visitor import Options
+from pydantic import Field, ValidationError
+
+from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.connectors.mock import CompiledResponse, MockOperationConfig, compile_operation
+from runtime.errors import FlowError
+from runtime.expressions.jinja import TemplateEngine
+from runtime.loader.diagnostics import pydantic_diagnostics
+from runtime.loader.source import YamlLoadError, parse_yaml
+from runtime.spec.common import SpecModel
+
+
+class MocksFile(SpecModel):
+    """A mocks file: `mocks:` maps a step id or `connector.operation` to an answer."""
+
+    mocks: dict[str, MockOperationConfig] = Field(description="Step id or connector.operation -> answer.")
+
+
+@dataclass
+class RunMocks:
+    responses: dict[str, tuple[CompiledResponse, ...]]
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def answer_for(self, step_id: str, operation_ref: str | None) -> CompiledResponse | None:
+        for key in (step_id, operation_ref):
+            if key is not None and key in self.responses:
+                count = self.calls.get(key, 0)
+                self.calls[key] = count + 1
+                sequence = self.responses[key]
+                return sequence[min(count, len(sequence) - 1)]
+        return None
+
+
+class _Compiler:
+    def __init__(self, values: ValueCompiler) -> None:
+        self.values = values
+
+    def value(self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+        return self.values.value(raw, path, check_roots(roots))
+
+
+def load_mocks(file: Path, display: str, options: Options, templates: TemplateEngine, function_names: frozenset[str]) -> RunMocks:
+    try:
+        doc = parse_yaml(file.read_text(encoding="utf-8"), display)
+    except YamlLoadError as exc:
+        raise FlowError(exc.diagnostics) from exc
+    try:
+        spec = MocksFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise FlowError(pydantic_diagnostics(exc, doc.data, doc.source_map, MocksFile)) from exc
+    values = ValueCompiler(doc.source_map, options, templates, function_names)
+    compiler = _Compiler(values)
+    responses = {key: compile_operation(op, compiler, ("mocks", key)) for key, op in spec.mocks.items()}  # type: ignore[arg-type]
+    if values.diagnostics:
+        raise FlowError(values.diagnostics)
+    return RunMocks(responses)

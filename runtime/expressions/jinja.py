@@ -1,0 +1,122 @@
+"""Jinja templates in an immutable sandbox; undefined names are errors, not empty strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from runtime.errors import ExpressionError
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A compile-time problem; `line` is 1-based within the template text."""
+
+    line: int
+    code: str
+    message: str
+    hint: str | None = None
+    file: str | None = None  # set when the problem is inside an included/file template
+
+
+@dataclass(frozen=True)
+class TemplateReference:
+    root: str
+    step: str | None
+    line: int
+
+
+class CompiledTemplate:
+    """A template compiled once; `render` returns text, or JSON data for `*.json.j2` files."""
+
+    __slots__ = ("source_name", "_template", "_as_json")
+
+    def __init__(self, source_name: str, template: Any, as_json: bool) -> None:
+        self.source_name = source_name
+        self._template = template
+        self._as_json = as_json
+
+    def render(self, document: Mapping[str, Any]) -> Any:
+        try:
+            text = self._template.render(document)
+        except SecurityError as exc:
+            raise ExpressionError(f"template {self.source_name} was refused by the sandbox: {exc}") from exc
+        except TemplateError as exc:
+            raise ExpressionError(f"template {self.source_name} failed: {exc}") from exc
+        except (ValueError, LookupError, TypeError) as exc:
+            raise ExpressionError(f"template {self.source_name} failed: {exc}") from exc
+        if not self._as_json:
+            return text
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ExpressionError(
+                f"template {self.source_name} did not render valid JSON at line {exc.lineno} "
+                f"col {exc.colno}: {exc.msg} (hint: use the `tojson` filter for strings)"
+            ) from exc
+
+
+class TemplateEngine:
+    """One sandboxed Jinja environment per compiled workspace."""
+
+    def __init__(
+        self,
+        root: Path,
+        globals_: Mapping[str, Callable[..., Any]] | None = None,
+        filters: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
+        self.root = root
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader(str(root / "flows")),
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        self.env.globals.update(globals_ or {})
+        self.env.filters.update(filters or {})
+
+    def compile_inline(self, text: str, name: str) -> CompiledTemplate | TemplateProblem:
+        try:
+            template = self.env.from_string(text)
+        except TemplateSyntaxError as exc:
+            return TemplateProblem(exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}", _HINT)
+        return CompiledTemplate(name, template, as_json=False)
+
+    def compile_file(self, relative: str) -> CompiledTemplate | TemplateProblem:
+        """`relative` is relative to `flows/` (e.g. `templates/erp_customer.json.j2`)."""
+        path = self.root / "flows" / relative
+        if not path.is_file():
+            return TemplateProblem(1, "template.missing", f"template file flows/{relative} does not exist",
+                                   "template paths are relative to the flows/ folder")
+        try:
+            template = self.env.get_template(relative)
+        except TemplateSyntaxError as exc:
+            return TemplateProblem(exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}",
+                                   _HINT, file=f"flows/{exc.name or relative}")
+        return CompiledTemplate(f"flows/{relative}", template, as_json=relative.endswith(".json.j2"))
+
+    def references(self, text: str) -> Iterator[TemplateReference]:
+        """Root names the template reads, with `steps.<id>` step ids (for load-time checks)."""
+        ast = self.env.parse(text)
+        assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+            inner = node.node
+            if isinstance(inner, nodes.Name) and inner.name == "steps" and inner.name not in assigned:
+                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+                if isinstance(key, str):
+                    yield TemplateReference("steps", key, node.lineno)
+        for name in ast.find_all(nodes.Name):
+            if name.ctx == "load" and name.name not in assigned and name.name not in self.env.globals:
+                yield TemplateReference(name.name, None, name.lineno)
+
+    def source_of(self, relative: str) -> str:
+        return (self.root / "flows" / relative).read_text(encoding="utf-8")
+
+
+_HINT = "check that every {{ has a matching }} and every {% block %} is closed; see docs/language.md#templates"

@@ -1,0 +1,194 @@
+"""JMESPath, compiled once: parse errors carry their offset, references are checked at load."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jp_exceptions
+from jmespath.parser import ParsedResult, Parser
+from jmespath.visitor import Options
+
+from runtime.errors import ExpressionError
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    """A compile-time problem inside one expression; `offset` is 0-based within the text."""
+
+    offset: int
+    code: str
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A root name an expression reads (`data`, `steps` …), with the step id for `steps.<id>`."""
+
+    root: str
+    step: str | None
+    offset: int
+    path: tuple[str, ...] = ()
+
+
+class CompiledExpression:
+    """A parsed JMESPath expression bound to the workspace's function table."""
+
+    __slots__ = ("source", "_parsed", "_options")
+
+    def __init__(self, source: str, parsed: ParsedResult, options: Options) -> None:
+        self.source = source
+        self._parsed = parsed
+        self._options = options
+
+    def evaluate(self, document: Any) -> Any:
+        try:
+            return self._parsed.search(document, options=self._options)
+        except jp_exceptions.JMESPathError as exc:
+            raise ExpressionError(f"expression `{self.source}` failed: {exc}", source=self.source) from exc
+        except (ValueError, LookupError) as exc:
+            # custom functions raise their own, already readable, errors
+            raise ExpressionError(f"expression `{self.source}` failed: {exc}", source=self.source) from exc
+
+    def __repr__(self) -> str:
+        return f"CompiledExpression({self.source!r})"
+
+
+_parser = Parser()
+
+
+def parse_expression(source: str) -> ParsedResult | ExpressionProblem:
+    """Parse `source`, or describe why it does not parse."""
+    if not source.strip():
+        return ExpressionProblem(0, "expr.empty", "empty expression", "write a JMESPath expression such as data.id")
+    try:
+        return _parser.parse(source)
+    except jp_exceptions.LexerError as exc:
+        return ExpressionProblem(
+            exc.lex_position or 0,
+            "expr.syntax",
+            f"JMESPath syntax error: unexpected character {exc.token_value!r}",
+            _hint_for(source),
+        )
+    except jp_exceptions.IncompleteExpressionError as exc:
+        return ExpressionProblem(
+            exc.lex_position or len(source),
+            "expr.syntax",
+            "JMESPath syntax error: the expression ends too early",
+            _hint_for(source),
+        )
+    except jp_exceptions.ParseError as exc:
+        token = exc.token_value
+        return ExpressionProblem(
+            exc.lex_position or 0,
+            "expr.syntax",
+            f"JMESPath syntax error near {token!r}: {exc.msg}",
+            _hint_for(source),
+        )
+
+
+def _hint_for(source: str) -> str:
+    if "'" in source and "==" in source:
+        return "JMESPath string literals use single quotes ('Closed Won'), numbers use backticks (`10`)"
+    if "[\"" in source:
+        return 'quote an odd key with double quotes after a dot: steps."my-step"'
+    return "see docs/language.md#expressions; literals: 'text', `10`, `true`, `null`"
+
+
+def compile_expression(source: str, options: Options) -> CompiledExpression | ExpressionProblem:
+    parsed = parse_expression(source)
+    if isinstance(parsed, ExpressionProblem):
+        return parsed
+    return CompiledExpression(source, parsed, options)
+
+
+def ast_of(expr: CompiledExpression) -> dict[str, Any]:
+    return expr._parsed.parsed  # noqa: SLF001 - the AST is ours to analyse
+
+
+def _chain(node: dict[str, Any]) -> list[str]:
+    """Leading field names of a rooted path: `steps.a.output[0].x` -> ['steps', 'a', 'output']."""
+    kind = node["type"]
+    if kind == "field":
+        return [node["value"]]
+    if kind == "index_expression":
+        return _chain(node["children"][0])
+    if kind != "subexpression":
+        return []
+    names: list[str] = []
+    for child in node["children"]:
+        if child["type"] == "field":
+            names.append(child["value"])
+        elif child["type"] in ("index_expression", "subexpression"):
+            names.extend(_chain(child))
+            break
+        else:
+            break
+    return names
+
+
+def references(expr: CompiledExpression) -> Iterator[Reference]:
+    """Root names read from the run document, each with its step id when it is `steps.<id>`."""
+    source = expr.source
+
+    def offset_of(names: list[str]) -> int:
+        pattern = r"\s*\.\s*".join(re.escape(n) for n in names[:2])
+        found = re.search(r"(?<![\w.])" + pattern, source)
+        return found.start() if found else 0
+
+    def walk(node: dict[str, Any], rooted: bool) -> Iterator[Reference]:
+        kind = node["type"]
+        children = node.get("children", [])
+        names = _chain(node) if rooted and kind in ("field", "subexpression", "index_expression") else []
+        if names:
+            step = names[1] if names[0] == "steps" and len(names) > 1 else None
+            yield Reference(names[0], step, offset_of(names), tuple(names))
+        if kind in ("subexpression", "index_expression", "pipe"):
+            if children:
+                yield from walk(children[0], rooted and not names)
+            for child in children[1:]:
+                yield from walk(child, False)
+        elif kind in ("projection", "value_projection", "flatten", "filter_projection"):
+            if children:
+                yield from walk(children[0], rooted)
+            for child in children[1:]:
+                yield from walk(child, False)
+        elif kind == "expref":
+            for child in children:
+                yield from walk(child, False)
+        elif kind != "field":
+            for child in children:
+                yield from walk(child, rooted)
+
+    yield from walk(ast_of(expr), True)
+
+
+def function_calls(expr: CompiledExpression) -> Iterator[tuple[str, int, int]]:
+    """(name, argument count, offset) of every function call in the expression."""
+
+    def walk(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
+        if node["type"] == "function_expression":
+            yield node["value"], len(node["children"])
+        for child in node.get("children", []):
+            if isinstance(child, dict):
+                yield from walk(child)
+
+    for name, argc in walk(ast_of(expr)):
+        found = re.search(rf"\b{re.escape(name)}\s*\(", expr.source)
+        yield name, argc, found.start() if found else 0
+
+
+def search(source: str, document: Any, options: Options | None = None) -> Any:
+    """Convenience for tests and one-off use: parse and evaluate."""
+    return jmespath.search(source, document, options=options)
+
+
+def is_truthy(value: Any) -> bool:
+    """JMESPath truthiness: null, false and empty strings, lists and objects are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)

@@ -1,0 +1,62 @@
+"""What a step kind may ask of the compiler and of the engine (implemented there)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from runtime.expressions.compiled import CompiledValue
+from runtime.expressions.jmes import CompiledExpression
+from runtime.spec.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from runtime.connectors.base import Operation
+    from runtime.contracts.registry import Contract, ContractVersion
+    from runtime.steps._registry import StepConfig
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepNodeBase:
+    """Fields every compiled step has; kinds subclass it with their own compiled parts."""
+
+    id: str
+    kind: str
+    path: Path
+    condition: CompiledExpression | None = None
+    timeout: float | None = None
+    description: str | None = None
+    children: tuple[tuple[str, tuple[Any, ...]], ...] = field(default=(), repr=False)
+    """Nested step lists (label, nodes), for graphs, coverage and traces."""
+
+
+class CompileContext(Protocol):
+    flow_name: str
+
+    def value(self, raw: Any, path: Path) -> CompiledValue: ...
+    def expression(self, text: str | None, path: Path) -> CompiledExpression | None: ...
+    def steps(self, configs: Sequence[StepConfig], path: Path, *, loop_names: Sequence[str] = ()) -> tuple[Any, ...]: ...
+    def operation(self, ref: str, path: Path) -> Operation | None: ...
+    def contract(self, event_type: str, path: Path) -> Contract | None: ...
+    def contract_version(self, event_type: str, version: int | None, path: Path) -> ContractVersion | None: ...
+    def subflow(self, name: str, path: Path) -> None: ...
+    def retry(self, policy: RetryPolicy | str | None, path: Path, *, default: RetryPolicy | None = None) -> RetryPolicy: ...
+    def duration(self, text: str | None) -> float | None: ...
+    def error(self, path: Path, code: str, message: str, hint: str | None = None, *, at_key: bool = False) -> None: ...
+
+
+class RunContext(Protocol):
+    flow: str
+    run_id: str
+    document: dict[str, Any]
+
+    async def run_steps(self, nodes: Sequence[Any]) -> Any: ...
+    async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any: ...
+    async def emit(self, node: Any, version: ContractVersion, data: Any, subject: Any) -> dict[str, Any]: ...
+    async def subflow(self, node: Any, flow: str, data: Any) -> Any: ...
+    async def wait_for(self, node: Any, event_type: str, correlation: Any, timeout: float) -> dict[str, Any] | None: ...
+    async def sleep(self, node: Any, seconds: float) -> None: ...
+    def fork(self, bindings: dict[str, Any], label: str) -> RunContext: ...
+    def register_undo(self, node: Any) -> None: ...

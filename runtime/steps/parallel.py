@@ -1,0 +1,56 @@
+"""`parallel:` — run named branches at the same time; the output maps branch -> last output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import Field
+
+from runtime.spec.common import Identifier
+from runtime.steps._context import CompileContext, RunContext, StepNodeBase
+from runtime.steps._registry import StepConfig, step_kind
+
+
+class ParallelConfig(StepConfig):
+    kind_key = "parallel"
+    parallel: dict[Identifier, list[AnyStep]] = Field(
+        min_length=2, description="Branch name -> steps. Branches run concurrently; if one fails the others are cancelled."
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParallelStep(StepNodeBase):
+    branches: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    async def execute(self, rc: RunContext) -> Any:
+        results: dict[str, Any] = {}
+
+        async def branch(name: str, steps: tuple[Any, ...]) -> None:
+            results[name] = await rc.run_steps(steps)
+
+        async with anyio.create_task_group() as group:
+            for name, steps in self.branches:
+                group.start_soon(branch, name, steps)
+        return {name: results.get(name) for name, _ in self.branches}
+
+
+EXAMPLE = """\
+- id: provision
+  parallel:
+    erp:
+      - id: create_contract
+        call: erp.create_contract
+        with: { customer_id: "${ vars.customer_id }" }
+    psa:
+      - id: create_project
+        call: psa.create_project
+        with: { name: "${ data.name }" }
+"""
+
+
+@step_kind(ParallelConfig, summary="Run branches concurrently; later steps read each branch's step outputs.", examples=(EXAMPLE,))
+def compile_parallel(config: ParallelConfig, cc: CompileContext, path: tuple[str | int, ...]) -> ParallelStep:
+    branches = tuple((name, cc.steps(steps, (*path, "parallel", name))) for name, steps in config.parallel.items())
+    return ParallelStep(id=config.id, kind="parallel", path=path, branches=branches, children=branches)
