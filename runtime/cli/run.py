@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import click
-from rich.table import Table
 
 from runtime.cli._output import compact, console, print_diagnostics
 from runtime.compiler.workspace import check_workspace
@@ -105,21 +104,21 @@ def print_result(result: RunResult, event_file: Path) -> None:
         return
     console.print(f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {compact(result.key)}  "
                   f"hash {result.content_hash[:12]}")
-    table = Table(show_lines=False, box=None, pad_edge=False)
-    for column in ("step", "kind", "status", "ms", "input", "output / error"):
-        table.add_column(column, overflow="fold")
-    colours = {"succeeded": "green", "skipped": "dim", "failed": "red", "compensated": "yellow", "compensation_failed": "red"}
+    marks = {"succeeded": "[green]✓[/green]", "skipped": "[dim]–[/dim]", "failed": "[red]✗[/red]",
+             "compensated": "[yellow]↺[/yellow]", "compensation_failed": "[red]↺✗[/red]"}
     for record in result.trace:
-        colour = colours.get(record.status, "white")
-        status = f"[{colour}]{record.status}[/{colour}]"
-        if record.attempts > 1:
-            status += f" ×{record.attempts}"
-        detail = record.error.get("message") if record.error else compact(record.output)
-        if record.detail:
-            detail = f"({record.detail}) {detail}"
-        table.add_row(record.label, record.kind, status, f"{record.duration_ms:.1f}",
-                      compact(record.input, 60) if record.input is not None else "", _plain(detail or ""))
-    console.print(table)
+        indent = "  " * (record.depth + 1)
+        attempts = f" ×{record.attempts} attempts" if record.attempts > 1 else ""
+        detail = f" ({record.detail})" if record.detail else ""
+        status = "" if record.status == "succeeded" else f" {record.status}"
+        console.print(f"{indent}{marks.get(record.status, '?')} [bold]{_plain(record.label)}[/bold] [dim]{record.kind}"
+                      f"{status}{attempts}{detail} {record.duration_ms:.1f} ms[/dim]")
+        if record.input is not None:
+            console.print(f"{indent}    [dim]in:[/dim]  {_plain(compact(record.input))}")
+        if record.error:
+            console.print(f"{indent}    [red]err:[/red] {_plain(str(record.error.get('message')))}")
+        elif record.status not in ("skipped",) and record.output is not None:
+            console.print(f"{indent}    [dim]out:[/dim] {_plain(compact(record.output))}")
     for event in result.emitted:
         console.print(f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}")
     colour = "green" if result.succeeded else "red"
@@ -127,7 +126,7 @@ def print_result(result: RunResult, event_file: Path) -> None:
                   f"{len(result.emitted)} events emitted")
     if result.error:
         console.print(f"[red]error[/red] at step [bold]{result.error.get('step')}[/bold] "
-                      f"[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}")
+                      f"\\[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}")
     if result.output is not None:
         console.print(f"output: {compact(result.output, 400)}")
 

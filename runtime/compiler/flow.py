@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,26 +126,25 @@ class FlowCompiler:
             return None
         return self.values.expression(text, path, self._check)
 
-    def steps(self, configs: Sequence[StepConfig], path: Path, *, loop_names: Sequence[str] = ()) -> tuple[Any, ...]:
+    def steps(self, configs: Sequence[StepConfig], path: Path) -> tuple[Any, ...]:
+        nodes = []
+        for index, config in enumerate(configs):
+            node = self._step(config, (*path, index))
+            if node is not None:
+                nodes.append(node)
+        return tuple(nodes)
+
+    @contextmanager
+    def loop(self, path: Path, names: Sequence[str]) -> Iterator[None]:
+        """Inside: the for_each step at `path` is the innermost loop and `names` are bound."""
         saved = (self._loops, self._loop_names)
-        if loop_names:
-            self._loops = (*self._loops, self._owner_of(path) or "")
-            self._loop_names = (*self._loop_names, *loop_names)
+        owner = next((d.id for d in self._steps.values() if d.path == path), "")
+        self._loops = (*self._loops, owner)
+        self._loop_names = (*self._loop_names, *names)
         try:
-            nodes = []
-            for index, config in enumerate(configs):
-                node = self._step(config, (*path, index))
-                if node is not None:
-                    nodes.append(node)
-            return tuple(nodes)
+            yield
         finally:
             self._loops, self._loop_names = saved
-
-    def _owner_of(self, path: Path) -> str | None:
-        for declared in self._steps.values():
-            if declared.path == path[:-1]:
-                return declared.id
-        return None
 
     def _step(self, config: StepConfig, path: Path) -> Any:
         kind = STEP_KINDS[config.kind_key]

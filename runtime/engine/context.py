@@ -89,6 +89,9 @@ def error_code(exc: BaseException) -> tuple[str, bool]:
     return "internal.error", False
 
 
+_NESTING = ("steps", "else", "parallel")
+
+
 class StepRunner:
     """Implements RunContext for one scope of a run (the run itself, or one loop iteration)."""
 
@@ -118,7 +121,8 @@ class StepRunner:
 
     async def execute(self, node: Any) -> Any:
         steps = self.document["steps"]
-        record = StepRecord(self.label(node), node.id, node.kind, "running", started_at=iso(self.state.clock.now()))
+        record = StepRecord(self.label(node), node.id, node.kind, "running", started_at=iso(self.state.clock.now()),
+                            depth=self.state.subflow_depth + sum(1 for p in node.path if p in _NESTING) - 1)
         if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
             record.status = "skipped"
             self.state.result.trace.append(record)
@@ -134,9 +138,11 @@ class StepRunner:
                     output = await node.execute(runner)
             else:
                 output = await node.execute(runner)
-        except StepError:
+        except StepError as exc:
             record.status = "failed"
             record.duration_ms = (time.perf_counter() - started) * 1000
+            if record.error is None and exc.step == record.label:
+                record.error = exc.to_dict()
             raise
         except Exception as exc:
             record.status = "failed"

@@ -21,6 +21,7 @@ class StepRecord:
     started_at: str = ""
     duration_ms: float = 0.0
     detail: str | None = None  # e.g. which switch arm, how long a delay would wait
+    depth: int = 0  # nesting level, for indenting the trace
 
 
 @dataclass

@@ -246,11 +246,20 @@ def _describe(err: dict[str, Any], path: tuple[str | int, ...]) -> tuple[str, st
         return f"{got!r} is not allowed; expected {ctx.get('expected')}", hint
     if kind in ("string_type", "int_type", "int_parsing", "float_type", "bool_type", "dict_type",
                 "list_type", "model_type", "float_parsing", "bool_parsing", "model_attributes_type"):
-        expected = kind.split("_")[0].replace("dict", "mapping").replace("model", "mapping").replace("str", "string")
+        expected = {"dict": "mapping", "model": "mapping", "str": "string", "int": "integer", "float": "number",
+                    "bool": "boolean", "list": "list"}.get(kind.split("_")[0], kind.split("_")[0])
         return f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, got {_json_type(got)}", None
     if kind == "value_error":
         return str(ctx.get("error") or err["msg"]), None
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than", "too_short", "too_long"):
+        text = err["msg"].replace("Input should be", "must be").replace("Value should have", "must have")
+        text = text.replace("List should have", "must have").replace("Dictionary should have", "must have")
+        return f"{text}, got {_json_type(got) if not isinstance(got, list | dict) else _size(got)}", None
     return err["msg"][0].lower() + err["msg"][1:], None
+
+
+def _size(value: list[Any] | dict[str, Any]) -> str:
+    return f"{len(value)} item{'s' if len(value) != 1 else ''}"
 
 
 def _json_type(value: Any) -> str:

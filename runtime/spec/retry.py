@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
-from runtime.spec.common import Duration, SpecModel, parse_duration
+from runtime.spec.common import Duration, Identifier, SpecModel, parse_duration
 
 
 class RetryPolicy(SpecModel):
@@ -47,3 +47,14 @@ class RetryPolicy(SpecModel):
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+def _policy_or_name(value: Any) -> str:
+    return "<name>" if isinstance(value, str) else "<policy>"
+
+
+RetrySetting = Annotated[
+    Union[Annotated[RetryPolicy, Tag("<policy>")], Annotated[Identifier, Tag("<name>")]],  # noqa: UP007
+    Discriminator(_policy_or_name),
+]
+"""A retry policy written out, or the name of one under `retry_policies` in seamline.yaml."""

@@ -47,7 +47,7 @@ class StepNode(Protocol):
 class StepKind:
     name: str
     config: type[StepConfig]
-    compile: Callable[[Any, CompileContext], StepNode]
+    compile: Callable[..., StepNode | None]
     summary: str
     examples: tuple[str, ...]
 
@@ -84,13 +84,23 @@ def kind_of(value: Any) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def _tag(name: str) -> str:
+    # distinct from the YAML key, so a pydantic error location never mistakes the tag for a key
+    return f"<{name}>"
+
+
+def _tag_of(value: Any) -> str | None:
+    kind = kind_of(value)
+    return _tag(kind) if kind else None
+
+
 def build_step_union() -> Any:
     """`Annotated[Union[Tagged configs], Discriminator(kind_of)]`, built from the registry."""
-    tagged = tuple(Annotated[k.config, Tag(k.name)] for k in STEP_KINDS.values())
+    tagged = tuple(Annotated[k.config, Tag(_tag(k.name))] for k in STEP_KINDS.values())
     return Annotated[
         Union[tagged],  # noqa: UP007 - a runtime-built union needs the subscript form
         Discriminator(
-            kind_of,
+            _tag_of,
             custom_error_type="step_kind",
             custom_error_message="a step needs exactly one kind key",
         ),

@@ -10,7 +10,7 @@ from pydantic import Field
 from runtime.connectors.base import Operation
 from runtime.expressions.compiled import CompiledValue
 from runtime.spec.common import Identifier, SpecModel, Value
-from runtime.spec.retry import RetryPolicy
+from runtime.spec.retry import RetryPolicy, RetrySetting
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
 
@@ -26,7 +26,7 @@ class UndoConfig(SpecModel):
 
     call: str = OperationRef
     with_: Value = Field(default=None, alias="with", description="The undo call's input; may read `steps.<this step>.output`.")
-    retry: RetryPolicy | Identifier | None = Field(default=None, description="Retry policy of the undo call.")
+    retry: RetrySetting | None = Field(default=None, description="Retry policy of the undo call.")
 
 
 class CallConfig(StepConfig):
@@ -37,7 +37,7 @@ class CallConfig(StepConfig):
         alias="with",
         description="The operation's input: a mapping of values, or `{template: templates/x.json.j2}` for a file template.",
     )
-    retry: RetryPolicy | Identifier | None = Field(
+    retry: RetrySetting | None = Field(
         default=None, description="A retry policy, or the name of one in seamline.yaml; default: the workspace's."
     )
     undo: UndoConfig | None = Field(default=None, description="How to compensate this call.")

@@ -74,8 +74,9 @@ EXAMPLE = """\
 @step_kind(ForEachConfig, summary="Repeat steps for each item of a list.", examples=(EXAMPLE,))
 def compile_for_each(config: ForEachConfig, cc: CompileContext, path: tuple[str | int, ...]) -> ForEachStep | None:
     items = cc.expression(config.for_each, (*path, "for_each"))
-    steps = cc.steps(config.steps, (*path, "steps"), loop_names=(config.as_, "index"))
-    output = cc.value(config.output, (*path, "output")) if config.output is not None else None
+    with cc.loop(path, (config.as_, "index")):
+        steps = cc.steps(config.steps, (*path, "steps"))
+        output = cc.value(config.output, (*path, "output")) if config.output is not None else None
     if items is None:
         return None
     return ForEachStep(
