@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from runtime.cli.check import check_command
+from runtime.cli.docs import docs_command
 from runtime.cli.run import run_command
 from runtime.cli.schema import schema_command
 
@@ -18,6 +19,7 @@ def cli() -> None:
 cli.add_command(check_command)
 cli.add_command(run_command)
 cli.add_command(schema_command)
+cli.add_command(docs_command)
 
 
 def main() -> None:
