@@ -117,7 +117,7 @@ def print_result(result: RunResult, event_file: Path) -> None:
             console.print(f"{indent}    [dim]in:[/dim]  {_plain(compact(record.input))}")
         if record.error:
             console.print(f"{indent}    [red]err:[/red] {_plain(str(record.error.get('message')))}")
-        elif record.status not in ("skipped",) and record.output is not None:
+        elif record.status == "succeeded":
             console.print(f"{indent}    [dim]out:[/dim] {_plain(compact(record.output))}")
     for event in result.emitted:
         console.print(f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}")

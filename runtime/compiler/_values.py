@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,13 @@ from runtime.expressions.compiled import (
     split_interpolations,
 )
 from runtime.expressions.jinja import TemplateEngine, TemplateProblem
-from runtime.expressions.jmes import CompiledExpression, ExpressionProblem, compile_expression, function_calls, references
+from runtime.expressions.jmes import (
+    CompiledExpression,
+    ExpressionProblem,
+    compile_expression,
+    function_calls,
+    references,
+)
 from runtime.loader.diagnostics import did_you_mean
 from runtime.loader.source import Position, SourceMap
 
@@ -41,6 +47,7 @@ class ValueCompiler:
     options: Options
     templates: TemplateEngine
     function_names: frozenset[str]
+    signatures: Mapping[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     used_files: set[str] = field(default_factory=set)
 
@@ -76,6 +83,9 @@ class ValueCompiler:
             if name not in self.function_names:
                 hint = did_you_mean(name, sorted(self.function_names)) or "see docs/functions.md for the function list"
                 self._at(path, offset + at, "expr.unknown_function", f"unknown function `{name}()`", hint, whole)
+                ok = False
+            elif name in self.signatures and (problem := _arity_problem(name, argc, self.signatures[name])):
+                self._at(path, offset + at, "expr.arity", problem, "see docs/functions.md for its arguments", whole)
                 ok = False
         for ref in references(compiled):
             problem = check(ref.root, ref.step, ref.path, path)
@@ -150,6 +160,23 @@ class ValueCompiler:
                 self.diagnostics.append(Diagnostic(file, ref.line, 1, "", code, message, hint))
             else:
                 self._at(path, _line_offset(text, ref.line), code, message, hint, raw)
+
+
+def _arity_problem(name: str, argc: int, signature: Sequence[Mapping[str, Any]]) -> str | None:
+    """Checked at load so a wrong argument count never waits for an event to fail."""
+    required = sum(1 for a in signature if not a.get("optional") and not a.get("variadic"))
+    variadic = any(a.get("variadic") for a in signature)
+    most = None if variadic else len(signature)
+    least = required + (1 if variadic else 0)
+    if argc >= least and (most is None or argc <= most):
+        return None
+    if most is None:
+        wanted = f"at least {least}"
+    elif least == most:
+        wanted = str(least)
+    else:
+        wanted = f"{least} to {most}"
+    return f"`{name}()` takes {wanted} argument{'s' if wanted != '1' else ''}, got {argc}"
 
 
 def _line_offset(text: str, line: int) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -181,11 +181,12 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     functions = IntegrationFunctions(lookups=lookups)
     options = jmespath_options(functions)
     function_names = frozenset(functions.FUNCTION_TABLE)
+    signatures = {name: entry['signature'] for name, entry in functions.FUNCTION_TABLE.items()}
     jinja_globals, jinja_filters = jinja_helpers(functions)
     templates = TemplateEngine(root, jinja_globals, jinja_filters)
 
     def values_for(source_map: SourceMap) -> ValueCompiler:
-        return ValueCompiler(source_map, options, templates, function_names)
+        return ValueCompiler(source_map, options, templates, function_names, signatures)
 
     contracts, contract_problems = load_contracts(root)
     problems += contract_problems

@@ -17,7 +17,13 @@ from runtime.connectors.base import CallRequest, Operation
 from runtime.contracts.registry import ContractVersion
 from runtime.engine.mocks import RunMocks
 from runtime.engine.result import CallRecord, RunResult, StepRecord
-from runtime.errors import ConnectorError, ContractViolation, ExpressionError, SeamlineError, StepError
+from runtime.errors import (
+    ConnectorError,
+    ContractViolation,
+    ExpressionError,
+    SeamlineError,
+    StepError,
+)
 from runtime.expressions.jmes import is_truthy
 from runtime.spec.retry import RetryPolicy
 from runtime.steps.fail import FlowFailure

@@ -104,7 +104,7 @@ class TemplateEngine:
     def references(self, text: str) -> Iterator[TemplateReference]:
         """Root names the template reads, with `steps.<id>` step ids (for load-time checks)."""
         ast = self.env.parse(text)
-        assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+        assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")} | _JINJA_SPECIAL
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             inner = node.node
             if isinstance(inner, nodes.Name) and inner.name == "steps" and inner.name not in assigned:
@@ -118,5 +118,8 @@ class TemplateEngine:
     def source_of(self, relative: str) -> str:
         return (self.root / "flows" / relative).read_text(encoding="utf-8")
 
+
+# names Jinja itself binds inside loops, macros and blocks
+_JINJA_SPECIAL = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
 
 _HINT = "check that every {{ has a matching }} and every {% block %} is closed; see docs/language.md#templates"

@@ -118,16 +118,12 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     value = data
     for segment in loc:
-        if isinstance(value, dict) and segment in value:
+        if isinstance(value, dict) and segment in value or isinstance(value, list) and isinstance(segment, int) and segment < len(value):
             path.append(segment)
             value = value[segment]
-        elif isinstance(value, list) and isinstance(segment, int) and segment < len(value):
+        elif isinstance(value, dict) and isinstance(segment, str) and segment not in value and segment == loc[-1]:
+            # a missing or unknown key (a union tag is never the last segment)
             path.append(segment)
-            value = value[segment]
-        elif isinstance(value, dict) and isinstance(segment, str) and segment not in value:
-            # a missing or unknown key, or a union tag; only the last segment can be a key
-            if segment == loc[-1]:
-                path.append(segment)
         # anything else is a tag or a class name that pydantic adds to loc
     return tuple(path)
 

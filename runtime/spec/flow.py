@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from runtime.spec.common import Duration, EventType, Expression, Identifier, SpecModel, Value
+
+if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
+    from runtime.steps import AnyStep
 
 
 class EventTrigger(SpecModel):

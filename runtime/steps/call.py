@@ -9,7 +9,7 @@ from pydantic import Field
 
 from runtime.connectors.base import Operation
 from runtime.expressions.compiled import CompiledValue
-from runtime.spec.common import Identifier, SpecModel, Value
+from runtime.spec.common import SpecModel, Value
 from runtime.spec.retry import RetryPolicy, RetrySetting
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import Field
@@ -14,6 +14,9 @@ from runtime.expressions.jmes import CompiledExpression
 from runtime.spec.common import Expression, Identifier, Value
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
+
+if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
+    from runtime.steps import AnyStep
 
 
 class ForEachConfig(StepConfig):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import Field
@@ -11,6 +11,9 @@ from pydantic import Field
 from runtime.spec.common import Identifier
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
+
+if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
+    from runtime.steps import AnyStep
 
 
 class ParallelConfig(StepConfig):

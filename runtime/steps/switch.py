@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Field, Tag
 
@@ -11,6 +11,9 @@ from runtime.expressions.jmes import CompiledExpression, is_truthy
 from runtime.spec.common import Expression, SpecModel
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
+
+if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
+    from runtime.steps import AnyStep
 
 
 class IfArm(SpecModel):

@@ -1,0 +1,74 @@
+"""The repository's own workspace: it checks clean and every flow runs on every valid example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from runtime.compiler.workspace import check_workspace
+from runtime.engine import VirtualClock, route, run_flow
+from runtime.engine.mocks import load_mocks
+from runtime.expressions.functions import jinja_helpers, jmespath_options
+from runtime.expressions.jinja import TemplateEngine
+from tests.conftest import REPO
+
+REQUIRED_CONTRACTS = {
+    "crm.account.upserted", "crm.opportunity.closed_won", "crm.change_order.approved", "psa.timesheet.approved",
+    "psa.milestone.completed", "erp.invoice.posted", "erp.payment.received", "ps.project.activated",
+}
+REQUIRED_FLOWS = {"opportunity_to_project", "account_sync", "time_to_invoice", "change_order", "invoice_status"}
+REQUIRED_CONNECTORS = {"crm", "psa", "erp"}
+
+
+@pytest.fixture(scope="module")
+def report():  # type: ignore[no-untyped-def]
+    return check_workspace(REPO)
+
+
+def test_reference_workspace_is_clean(report) -> None:  # type: ignore[no-untyped-def]
+    assert [str(d) for d in report.diagnostics] == []
+    assert report.plan is not None
+    assert REQUIRED_CONTRACTS <= set(report.plan.contracts.contracts)
+    assert REQUIRED_FLOWS <= set(report.plan.flows)
+    assert REQUIRED_CONNECTORS <= set(report.plan.connectors)
+
+
+def test_every_contract_has_valid_and_invalid_examples(report) -> None:  # type: ignore[no-untyped-def]
+    for contract in report.plan.contracts.contracts.values():
+        kinds = {valid for _, valid in contract.examples}
+        assert kinds == {True, False}, f"{contract.type} needs valid and invalid examples"
+
+
+def _cases() -> list[tuple[str, str]]:
+    """(flow, valid example of its trigger contract), read straight from the files."""
+    from runtime.loader.source import parse_yaml
+
+    cases = []
+    for file in sorted((REPO / "flows").glob("*.yaml")):
+        data = parse_yaml(file.read_text(encoding="utf-8"), file.name).data
+        event_type = (data.get("on") or {}).get("event") if isinstance(data, dict) else None
+        for example in sorted((REPO / "contracts" / str(event_type) / "examples" / "valid").glob("*.json")):
+            cases.append((file.stem, str(example.relative_to(REPO))))
+    return cases
+
+
+@pytest.mark.parametrize(("flow", "example"), _cases())
+def test_flow_runs_on_each_valid_example(report, flow: str, example: str) -> None:  # type: ignore[no-untyped-def]
+    plan = report.plan
+    mocks_file = REPO / "tests" / "mocks" / f"{flow}.yaml"
+    assert mocks_file.is_file(), f"every flow has a mocks file; add tests/mocks/{flow}.yaml"
+    event = json.loads((REPO / example).read_text(encoding="utf-8"))
+    if plan.flows[flow] not in route(plan, event):
+        pytest.skip(f"{flow}'s filter does not take {example}")
+    globals_, filters = jinja_helpers(plan.functions)
+    mocks = load_mocks(mocks_file, str(mocks_file.relative_to(REPO)), jmespath_options(plan.functions),
+                       TemplateEngine(Path(plan.root), globals_, filters), frozenset(plan.functions.FUNCTION_TABLE))
+    result = anyio.run(lambda: run_flow(plan, flow, event, mocks=mocks, clock=VirtualClock()))
+    assert result.status == "succeeded", result.error
+    assert all(call.mocked for call in result.calls), "every call of the reference flows is mocked"
+    for emitted in result.emitted:
+        check = plan.contracts.check_event(emitted)
+        assert check.ok, check.describe()
