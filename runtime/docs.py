@@ -36,13 +36,19 @@ def _type_of(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     for union in ("anyOf", "oneOf"):
         if union in prop:
             parts = [_type_of(p, defs) for p in prop[union] if p.get("type") != "null"]
-            return " or ".join(dict.fromkeys(parts)) + (" or null" if any(p.get("type") == "null" for p in prop[union]) else "")
+            return " or ".join(dict.fromkeys(parts)) + (
+                " or null" if any(p.get("type") == "null" for p in prop[union]) else ""
+            )
     kind = prop.get("type")
     if kind == "array":
         return f"list of {_type_of(prop.get('items', {}), defs)}"
     if kind == "object":
         extra = prop.get("additionalProperties")
-        return f"mapping of {_type_of(extra, defs)}" if isinstance(extra, dict) and extra else "mapping"
+        return (
+            f"mapping of {_type_of(extra, defs)}"
+            if isinstance(extra, dict) and extra
+            else "mapping"
+        )
     if prop.get("x-seamline-expression"):
         return "expression"
     if prop.get("pattern") == r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*)+$":
@@ -63,18 +69,29 @@ def fields_table(model: type[BaseModel], *, skip: tuple[str, ...] = ()) -> str:
             continue
         prop = schema.get("properties", {}).get(key, {})
         default = ""
-        if not info.is_required() and info.default is not None and not callable(info.default_factory):
+        if (
+            not info.is_required()
+            and info.default is not None
+            and not callable(info.default_factory)
+        ):
             default = f"`{info.default}`"
         description = (info.description or "").replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{key}` | {_type_of(prop, defs)} | {'yes' if key in required else ''} | {default} | {description} |")
+        rows.append(
+            f"| `{key}` | {_type_of(prop, defs)} | {'yes' if key in required else ''} | {default} | {description} |"
+        )
     return "\n".join(rows) + "\n"
 
 
 def render_steps_markdown() -> str:
-    out = ["# Step kinds\n\n", GENERATED,
-           "A step's kind is the key it uses (`call:`, `switch:` …). Every step also takes the common fields below. "
-           "See [the language reference](language.md) for values, expressions and templates.\n\n",
-           "## Common fields\n\n", fields_table(StepConfig), "\n"]
+    out = [
+        "# Step kinds\n\n",
+        GENERATED,
+        "A step's kind is the key it uses (`call:`, `switch:` …). Every step also takes the common fields below. "
+        "See [the language reference](language.md) for values, expressions and templates.\n\n",
+        "## Common fields\n\n",
+        fields_table(StepConfig),
+        "\n",
+    ]
     common = set(StepConfig.model_fields) | {"if"}
     for name, kind in STEP_KINDS.items():
         out.append(f"## `{name}`\n\n{kind.summary}\n\n")
@@ -84,20 +101,27 @@ def render_steps_markdown() -> str:
         out.append("\n")
     out.append("## Shared fragments\n\n")
     for model in (RetryPolicy, UndoConfig, IfArm, ElseArm):
-        out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n")
+        out.append(
+            f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n"
+        )
     out.append("## The flow file\n\n")
     for model in (FlowSpec, EventTrigger, ScheduleTrigger, OnError):
-        out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n")
+        out.append(
+            f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n"
+        )
     out.append("## `seamline.yaml`\n\n" + fields_table(WorkspaceSettings))
     return "".join(out)
 
 
 def render_connectors_markdown() -> str:
-    out = ["# Connector kinds\n\n", GENERATED,
-           "A connector is one file `connectors/<name>.yaml` naming its `kind`. Steps call its operations as "
-           "`call: <connector>.<operation>`; the step's `with` is the operation's `input`.\n\n",
-           "Errors are classified for retries: timeouts, connection errors, HTTP 408, 429 and 5xx are **transient** "
-           "(retried with the step's policy, `Retry-After` honoured); other 4xx are **permanent**.\n\n"]
+    out = [
+        "# Connector kinds\n\n",
+        GENERATED,
+        "A connector is one file `connectors/<name>.yaml` naming its `kind`. Steps call its operations as "
+        "`call: <connector>.<operation>`; the step's `with` is the operation's `input`.\n\n",
+        "Errors are classified for retries: timeouts, connection errors, HTTP 408, 429 and 5xx are **transient** "
+        "(retried with the step's policy, `Retry-After` honoured); other 4xx are **permanent**.\n\n",
+    ]
     fragments: dict[str, tuple[type[BaseModel], ...]] = {
         "http": (HttpOperationConfig, HttpAuth),
         "mock": (MockOperationConfig, MockResponse, MockError),
@@ -105,7 +129,9 @@ def render_connectors_markdown() -> str:
     for name, kind in CONNECTOR_KINDS.items():
         out.append(f"## `kind: {name}`\n\n{kind.summary}\n\n{fields_table(kind.config)}\n")
         for model in fragments.get(name, ()):
-            out.append(f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n")
+            out.append(
+                f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n"
+            )
     return "".join(out)
 
 

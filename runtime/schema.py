@@ -35,7 +35,11 @@ def json_schema(name: str) -> dict[str, Any]:
         title = "seamline contract.yaml"
     else:
         raise KeyError(name)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **{k: v for k, v in schema.items() if k != "title"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
 
 
 def render_schema(name: str) -> str:

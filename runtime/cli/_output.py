@@ -23,7 +23,9 @@ def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         where = f"[bold]{d.file}:{d.line}:{d.col}[/bold]"
         path = f" [cyan]{d.yaml_path}[/cyan]:" if d.yaml_path else ""
         hint = f" [dim](hint: {d.hint})[/dim]" if d.hint else ""
-        console.print(f"{where}:{path} [red]{_escape(d.message)}[/red]{_escape_hint(hint)} [dim]\\[{d.code}][/dim]")
+        console.print(
+            f"{where}:{path} [red]{_escape(d.message)}[/red]{_escape_hint(hint)} [dim]\\[{d.code}][/dim]"
+        )
 
 
 def _escape(text: str) -> str:
@@ -33,5 +35,5 @@ def _escape(text: str) -> str:
 def _escape_hint(text: str) -> str:
     if not text:
         return text
-    inner = text[len(" [dim](hint: "):-len(")[/dim]")]
+    inner = text[len(" [dim](hint: ") : -len(")[/dim]")]
     return f" [dim](hint: {_escape(inner)})[/dim]"

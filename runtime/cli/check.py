@@ -24,14 +24,23 @@ def check_command(workspace: Path, as_json: bool) -> None:
         raise click.UsageError(f"workspace {workspace} is not a directory")
     report = check_workspace(workspace)
     if as_json:
-        json.dump({"ok": report.ok, "counts": report.counts, "diagnostics": [d.to_dict() for d in report.diagnostics]},
-                  sys.stdout, indent=2)
+        json.dump(
+            {
+                "ok": report.ok,
+                "counts": report.counts,
+                "diagnostics": [d.to_dict() for d in report.diagnostics],
+            },
+            sys.stdout,
+            indent=2,
+        )
         sys.stdout.write("\n")
     else:
         print_diagnostics(report.diagnostics)
         c = report.counts
-        summary = (f"{c['flows']} flows, {c['contracts']} contracts ({c['contract_versions']} versions), "
-                   f"{c['connectors']} connectors, {c['lookups']} lookup tables, {c['templates']} templates")
+        summary = (
+            f"{c['flows']} flows, {c['contracts']} contracts ({c['contract_versions']} versions), "
+            f"{c['connectors']} connectors, {c['lookups']} lookup tables, {c['templates']} templates"
+        )
         if report.ok:
             console.print(f"[green]ok[/green]: {summary}; no problems")
         else:

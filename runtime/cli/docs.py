@@ -23,8 +23,14 @@ def generated_files() -> dict[str, Callable[[], str]]:
 
 
 @click.command("docs")
-@click.option("--root", default=".", type=click.Path(file_okay=False, path_type=Path), help="Repository root.")
-@click.option("--check", is_flag=True, help="Only report files that differ from what the models generate (exit 1).")
+@click.option(
+    "--root", default=".", type=click.Path(file_okay=False, path_type=Path), help="Repository root."
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Only report files that differ from what the models generate (exit 1).",
+)
 def docs_command(root: Path, check: bool) -> None:
     """Write docs/steps.md, docs/connectors.md, docs/functions.md and schemas/*.schema.json."""
     stale = []

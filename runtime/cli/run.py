@@ -23,17 +23,48 @@ from runtime.expressions.jinja import TemplateEngine
 
 @click.command("run")
 @click.argument("flow")
-@click.option("--event", "event_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A CloudEvent (structured JSON) to run the flow on.")
-@click.option("--mocks", "mocks_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A mocks file answering call steps by step id or connector.operation.")
-@click.option("--mock", "mock_pairs", multiple=True, metavar="STEP=FILE",
-              help="Answer one step (or connector.operation) with the JSON in FILE; repeatable.")
-@click.option("--workspace", "-w", default=".", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+@click.option(
+    "--event",
+    "event_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CloudEvent (structured JSON) to run the flow on.",
+)
+@click.option(
+    "--mocks",
+    "mocks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A mocks file answering call steps by step id or connector.operation.",
+)
+@click.option(
+    "--mock",
+    "mock_pairs",
+    multiple=True,
+    metavar="STEP=FILE",
+    help="Answer one step (or connector.operation) with the JSON in FILE; repeatable.",
+)
+@click.option(
+    "--workspace",
+    "-w",
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace root.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole run result as JSON.")
-@click.option("--real-time", is_flag=True, help="Really sleep for delays and retry backoff (default: skip the waits).")
-def run_command(flow: str, event_file: Path, mocks_file: Path | None, mock_pairs: tuple[str, ...], workspace: Path,
-                as_json: bool, real_time: bool) -> None:
+@click.option(
+    "--real-time",
+    is_flag=True,
+    help="Really sleep for delays and retry backoff (default: skip the waits).",
+)
+def run_command(
+    flow: str,
+    event_file: Path,
+    mocks_file: Path | None,
+    mock_pairs: tuple[str, ...],
+    workspace: Path,
+    as_json: bool,
+    real_time: bool,
+) -> None:
     """Run FLOW once on the event in --event and print each step's input, output and duration.
 
     Exit code 0 when the run succeeded, 1 when it failed or the event was rejected.
@@ -42,7 +73,9 @@ def run_command(flow: str, event_file: Path, mocks_file: Path | None, mock_pairs
     report = check_workspace(workspace)
     if report.plan is None:
         print_diagnostics(report.diagnostics)
-        console.print(f"[red]the workspace has {len(report.diagnostics)} problem(s); fix them first (seamline check)[/red]")
+        console.print(
+            f"[red]the workspace has {len(report.diagnostics)} problem(s); fix them first (seamline check)[/red]"
+        )
         sys.exit(1)
     plan = report.plan
     if flow not in plan.flows:
@@ -50,7 +83,9 @@ def run_command(flow: str, event_file: Path, mocks_file: Path | None, mock_pairs
     try:
         event = json.loads(event_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise click.UsageError(f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
+        raise click.UsageError(
+            f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
+        ) from exc
     mocks = None
     try:
         if mocks_file or mock_pairs:
@@ -80,7 +115,17 @@ def _mocks(plan: Any, mocks_file: Path | None, mock_pairs: tuple[str, ...]) -> R
     globals_, filters = jinja_helpers(plan.functions)
     templates = TemplateEngine(Path(plan.root), globals_, filters)
     options = jmespath_options(plan.functions)
-    mocks = load_mocks(mocks_file, str(mocks_file), options, templates, frozenset(plan.functions.FUNCTION_TABLE)) if mocks_file else RunMocks({})
+    mocks = (
+        load_mocks(
+            mocks_file,
+            str(mocks_file),
+            options,
+            templates,
+            frozenset(plan.functions.FUNCTION_TABLE),
+        )
+        if mocks_file
+        else RunMocks({})
+    )
     for pair in mock_pairs:
         step, sep, file = pair.partition("=")
         if not sep:
@@ -102,17 +147,26 @@ def print_result(result: RunResult, event_file: Path) -> None:
         for violation in error.get("violations") or [{"path": "", "message": error.get("message")}]:
             console.print(f"  [cyan]{violation['path']}[/cyan]: {violation['message']}")
         return
-    console.print(f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {compact(result.key)}  "
-                  f"hash {result.content_hash[:12]}")
-    marks = {"succeeded": "[green]✓[/green]", "skipped": "[dim]–[/dim]", "failed": "[red]✗[/red]",
-             "compensated": "[yellow]↺[/yellow]", "compensation_failed": "[red]↺✗[/red]"}
+    console.print(
+        f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {compact(result.key)}  "
+        f"hash {result.content_hash[:12]}"
+    )
+    marks = {
+        "succeeded": "[green]✓[/green]",
+        "skipped": "[dim]–[/dim]",
+        "failed": "[red]✗[/red]",
+        "compensated": "[yellow]↺[/yellow]",
+        "compensation_failed": "[red]↺✗[/red]",
+    }
     for record in result.trace:
         indent = "  " * (record.depth + 1)
         attempts = f" ×{record.attempts} attempts" if record.attempts > 1 else ""
         detail = f" ({record.detail})" if record.detail else ""
         status = "" if record.status == "succeeded" else f" {record.status}"
-        console.print(f"{indent}{marks.get(record.status, '?')} [bold]{_plain(record.label)}[/bold] [dim]{record.kind}"
-                      f"{status}{attempts}{detail} {record.duration_ms:.1f} ms[/dim]")
+        console.print(
+            f"{indent}{marks.get(record.status, '?')} [bold]{_plain(record.label)}[/bold] [dim]{record.kind}"
+            f"{status}{attempts}{detail} {record.duration_ms:.1f} ms[/dim]"
+        )
         if record.input is not None:
             console.print(f"{indent}    [dim]in:[/dim]  {_plain(compact(record.input))}")
         if record.error:
@@ -120,13 +174,19 @@ def print_result(result: RunResult, event_file: Path) -> None:
         elif record.status == "succeeded":
             console.print(f"{indent}    [dim]out:[/dim] {_plain(compact(record.output))}")
     for event in result.emitted:
-        console.print(f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}")
+        console.print(
+            f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}"
+        )
     colour = "green" if result.succeeded else "red"
-    console.print(f"[{colour}]{result.status}[/{colour}] in {result.duration_ms:.1f} ms, {len(result.calls)} calls, "
-                  f"{len(result.emitted)} events emitted")
+    console.print(
+        f"[{colour}]{result.status}[/{colour}] in {result.duration_ms:.1f} ms, {len(result.calls)} calls, "
+        f"{len(result.emitted)} events emitted"
+    )
     if result.error:
-        console.print(f"[red]error[/red] at step [bold]{result.error.get('step')}[/bold] "
-                      f"\\[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}")
+        console.print(
+            f"[red]error[/red] at step [bold]{result.error.get('step')}[/bold] "
+            f"\\[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}"
+        )
     if result.output is not None:
         console.print(f"output: {compact(result.output, 400)}")
 

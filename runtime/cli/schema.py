@@ -11,7 +11,12 @@ from runtime.schema import SCHEMA_NAMES, render_schema
 
 @click.command("schema")
 @click.argument("name", type=click.Choice(SCHEMA_NAMES))
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file instead of stdout.",
+)
 def schema_command(name: str, output: Path | None) -> None:
     """Print the JSON Schema of a file kind, for editor autocompletion.
 

@@ -36,7 +36,9 @@ from runtime.loader.source import Position, SourceMap
 Path = tuple[str | int, ...]
 
 # (root, step id or None, offset or template line) -> problem (code, message, hint) or None
-ReferenceCheck = Callable[[str, str | None, tuple[str, ...], Path], tuple[str, str, str | None] | None]
+ReferenceCheck = Callable[
+    [str, str | None, tuple[str, ...], Path], tuple[str, str, str | None] | None
+]
 
 
 @dataclass
@@ -52,7 +54,9 @@ class ValueCompiler:
     used_files: set[str] = field(default_factory=set)
 
     # -- positions -------------------------------------------------------------------------
-    def _at(self, path: Path, offset: int, code: str, message: str, hint: str | None, text: str | None) -> None:
+    def _at(
+        self, path: Path, offset: int, code: str, message: str, hint: str | None, text: str | None
+    ) -> None:
         pos: Position = self.source_map.value_at(path)
         line, col = pos.line, pos.col
         if text is not None and pos.style in (None, "'", '"'):
@@ -65,27 +69,66 @@ class ValueCompiler:
         elif text is not None and pos.style in ("|", ">"):
             before = text[:offset]
             line += 1 + before.count("\n")
-        self.diagnostics.append(Diagnostic(self.source_map.file, line, col, format_yaml_path(path), code, message, hint))
+        self.diagnostics.append(
+            Diagnostic(self.source_map.file, line, col, format_yaml_path(path), code, message, hint)
+        )
 
-    def error(self, path: Path, code: str, message: str, hint: str | None = None, *, at_key: bool = False) -> None:
-        self.diagnostics.append(self.source_map.diagnostic(path, code, message, hint, at_key=at_key))
+    def error(
+        self, path: Path, code: str, message: str, hint: str | None = None, *, at_key: bool = False
+    ) -> None:
+        self.diagnostics.append(
+            self.source_map.diagnostic(path, code, message, hint, at_key=at_key)
+        )
 
     # -- expressions -----------------------------------------------------------------------
-    def expression(self, text: str, path: Path, check: ReferenceCheck, *, offset: int = 0,
-                   whole: str | None = None) -> CompiledExpression | None:
+    def expression(
+        self,
+        text: str,
+        path: Path,
+        check: ReferenceCheck,
+        *,
+        offset: int = 0,
+        whole: str | None = None,
+    ) -> CompiledExpression | None:
         whole = whole if whole is not None else text
         compiled = compile_expression(text, self.options)
         if isinstance(compiled, ExpressionProblem):
-            self._at(path, offset + compiled.offset, compiled.code, f"{compiled.message} in `{text}`", compiled.hint, whole)
+            self._at(
+                path,
+                offset + compiled.offset,
+                compiled.code,
+                f"{compiled.message} in `{text}`",
+                compiled.hint,
+                whole,
+            )
             return None
         ok = True
         for name, argc, at in function_calls(compiled):
             if name not in self.function_names:
-                hint = did_you_mean(name, sorted(self.function_names)) or "see docs/functions.md for the function list"
-                self._at(path, offset + at, "expr.unknown_function", f"unknown function `{name}()`", hint, whole)
+                hint = (
+                    did_you_mean(name, sorted(self.function_names))
+                    or "see docs/functions.md for the function list"
+                )
+                self._at(
+                    path,
+                    offset + at,
+                    "expr.unknown_function",
+                    f"unknown function `{name}()`",
+                    hint,
+                    whole,
+                )
                 ok = False
-            elif name in self.signatures and (problem := _arity_problem(name, argc, self.signatures[name])):
-                self._at(path, offset + at, "expr.arity", problem, "see docs/functions.md for its arguments", whole)
+            elif name in self.signatures and (
+                problem := _arity_problem(name, argc, self.signatures[name])
+            ):
+                self._at(
+                    path,
+                    offset + at,
+                    "expr.arity",
+                    problem,
+                    "see docs/functions.md for its arguments",
+                    whole,
+                )
                 ok = False
         for ref in references(compiled):
             problem = check(ref.root, ref.step, ref.path, path)
@@ -100,12 +143,18 @@ class ValueCompiler:
         if isinstance(raw, str):
             return self._string(raw, path, check)
         if isinstance(raw, dict):
-            if set(raw) == {"template"} and isinstance(raw["template"], str) and raw["template"].endswith(".j2"):
+            if (
+                set(raw) == {"template"}
+                and isinstance(raw["template"], str)
+                and raw["template"].endswith(".j2")
+            ):
                 return self.file_template(raw["template"], (*path, "template"), check)
             items = tuple((str(k), self.value(v, (*path, k), check)) for k, v in raw.items())
             return freeze(MappingValue(items), raw)
         if isinstance(raw, list):
-            return freeze(ListValue(tuple(self.value(v, (*path, i), check) for i, v in enumerate(raw))), raw)
+            return freeze(
+                ListValue(tuple(self.value(v, (*path, i), check) for i, v in enumerate(raw))), raw
+            )
         return Literal(raw)
 
     def _string(self, raw: str, path: Path, check: ReferenceCheck) -> CompiledValue:
@@ -122,7 +171,9 @@ class ValueCompiler:
         try:
             parts = split_interpolations(raw)
         except InterpolationSyntaxError as exc:
-            self._at(path, exc.offset, "expr.unclosed", str(exc), "close the expression with `}`", raw)
+            self._at(
+                path, exc.offset, "expr.unclosed", str(exc), "close the expression with `}`", raw
+            )
             return Literal(raw)
         compiled_parts: list[str | CompiledExpression] = []
         for part in parts:
@@ -134,7 +185,11 @@ class ValueCompiler:
             if expr is None:
                 return Literal(raw)
             compiled_parts.append(expr)
-        if len(compiled_parts) == 1 and not isinstance(compiled_parts[0], str) and raw.strip().startswith("${"):
+        if (
+            len(compiled_parts) == 1
+            and not isinstance(compiled_parts[0], str)
+            and raw.strip().startswith("${")
+        ):
             return ExpressionValue(compiled_parts[0])
         return InterpolatedString(tuple(compiled_parts))
 
@@ -142,17 +197,39 @@ class ValueCompiler:
         compiled = self.templates.compile_file(relative)
         if isinstance(compiled, TemplateProblem):
             if compiled.file:
-                self.diagnostics.append(Diagnostic(compiled.file, compiled.line, 1, "", compiled.code, compiled.message, compiled.hint))
+                self.diagnostics.append(
+                    Diagnostic(
+                        compiled.file,
+                        compiled.line,
+                        1,
+                        "",
+                        compiled.code,
+                        compiled.message,
+                        compiled.hint,
+                    )
+                )
             else:
                 self.error(path, compiled.code, compiled.message, compiled.hint)
             return Literal(None)
         self.used_files.add(f"flows/{relative}")
-        self._check_template_refs(self.templates.source_of(relative), path, check, None, file=f"flows/{relative}")
+        self._check_template_refs(
+            self.templates.source_of(relative), path, check, None, file=f"flows/{relative}"
+        )
         return TemplateValue(compiled)
 
-    def _check_template_refs(self, text: str, path: Path, check: ReferenceCheck, raw: str | None, *, file: str | None = None) -> None:
+    def _check_template_refs(
+        self,
+        text: str,
+        path: Path,
+        check: ReferenceCheck,
+        raw: str | None,
+        *,
+        file: str | None = None,
+    ) -> None:
         for ref in self.templates.references(text):
-            problem = check(ref.root, ref.step, (ref.root, ref.step) if ref.step else (ref.root,), path)
+            problem = check(
+                ref.root, ref.step, (ref.root, ref.step) if ref.step else (ref.root,), path
+            )
             if problem is None:
                 continue
             code, message, hint = problem
@@ -193,7 +270,9 @@ def check_roots(allowed: Iterable[str]) -> ReferenceCheck:
     """A ReferenceCheck that only knows which root names exist (connectors, lookups)."""
     names = sorted(set(allowed))
 
-    def check(root: str, step: str | None, full: tuple[str, ...], path: Path) -> tuple[str, str, str | None] | None:
+    def check(
+        root: str, step: str | None, full: tuple[str, ...], path: Path
+    ) -> tuple[str, str, str | None] | None:
         if root in names or "@" in names:
             return None
         hint = did_you_mean(root, names) or f"available here: {', '.join(names)}"

@@ -25,6 +25,7 @@ from runtime.steps.set import SetConfig
 from runtime.steps.switch import ElseArm, SwitchConfig
 
 RUN_ROOTS = ("event", "data", "vars", "steps", "run")
+DROPPED_PREFIX = "dropped_step_"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class DeclaredStep:
     loops: tuple[str, ...]  # ids of the for_each steps it sits in, outermost first
 
 
-def declared_steps(configs: Sequence[StepConfig], path: Path, loops: tuple[str, ...] = ()) -> Iterator[DeclaredStep]:
+def declared_steps(
+    configs: Sequence[StepConfig], path: Path, loops: tuple[str, ...] = ()
+) -> Iterator[DeclaredStep]:
     """Every step of a flow, nested ones included, in document order."""
     for index, config in enumerate(configs):
         here = (*path, index)
@@ -42,9 +45,13 @@ def declared_steps(configs: Sequence[StepConfig], path: Path, loops: tuple[str, 
         if isinstance(config, SwitchConfig):
             for arm_index, arm in enumerate(config.switch):
                 if isinstance(arm, ElseArm):
-                    yield from declared_steps(arm.else_, (*here, "switch", arm_index, "else"), loops)
+                    yield from declared_steps(
+                        arm.else_, (*here, "switch", arm_index, "else"), loops
+                    )
                 else:
-                    yield from declared_steps(arm.steps, (*here, "switch", arm_index, "steps"), loops)
+                    yield from declared_steps(
+                        arm.steps, (*here, "switch", arm_index, "steps"), loops
+                    )
         elif isinstance(config, ForEachConfig):
             yield from declared_steps(config.steps, (*here, "steps"), (*loops, config.id))
         elif isinstance(config, ParallelConfig):
@@ -86,6 +93,8 @@ class FlowCompiler:
     connectors: Mapping[str, Connector]
     settings: WorkspaceSettings
     flow_names: frozenset[str]
+    dropped_steps: frozenset[str] = frozenset()
+    """Ids of steps left out because they did not validate; references to them are not errors."""
     subflows: set[str] = field(default_factory=set)
     used_contracts: set[str] = field(default_factory=set)
     _steps: dict[str, DeclaredStep] = field(default_factory=dict)
@@ -98,22 +107,39 @@ class FlowCompiler:
         return self.spec.flow
 
     # -- reference checks --------------------------------------------------------------
-    def _check(self, root: str, step: str | None, full: tuple[str, ...], path: Path) -> tuple[str, str, str | None] | None:
+    def _check(
+        self, root: str, step: str | None, full: tuple[str, ...], path: Path
+    ) -> tuple[str, str, str | None] | None:
         roots = (*RUN_ROOTS, *self._loop_names)
         if root not in roots:
             hint = did_you_mean(root, list(roots)) or f"expressions see: {', '.join(roots)}"
             return "expr.unknown_name", f"unknown name `{root}`", hint
         if root == "steps" and step is not None:
             declared = self._steps.get(step)
+            if declared is None and step in self.dropped_steps:
+                return None
             if declared is None:
-                hint = did_you_mean(step, sorted(self._steps)) or f"steps of this flow: {', '.join(sorted(self._steps))}"
-                return "expr.unknown_step", f"no step with id `{step}` in flow {self.spec.flow}", hint
+                names = sorted(s for s in self._steps if not s.startswith(DROPPED_PREFIX)) + sorted(
+                    self.dropped_steps
+                )
+                hint = did_you_mean(step, names) or f"steps of this flow: {', '.join(names)}"
+                return (
+                    "expr.unknown_step",
+                    f"no step with id `{step}` in flow {self.spec.flow}",
+                    hint,
+                )
             if self._loops[: len(declared.loops)] != declared.loops:
                 loop = declared.loops[-1]
-                return ("expr.step_out_of_scope", f"step `{step}` runs once per item inside for_each `{loop}`",
-                        f"read its results from outside as steps.{loop}.output")
+                return (
+                    "expr.step_out_of_scope",
+                    f"step `{step}` runs once per item inside for_each `{loop}`",
+                    f"read its results from outside as steps.{loop}.output",
+                )
         if root == "vars" and len(full) > 1 and full[1] not in self._vars:
-            hint = did_you_mean(full[1], sorted(self._vars)) or "declare it under `vars:` or in a `set` step"
+            hint = (
+                did_you_mean(full[1], sorted(self._vars))
+                or "declare it under `vars:` or in a `set` step"
+            )
             return "expr.unknown_var", f"unknown variable `vars.{full[1]}`", hint
         return None
 
@@ -153,33 +179,56 @@ class FlowCompiler:
         if node is None:
             return None
         return dataclasses.replace(
-            node, condition=condition, timeout=self.duration(config.timeout), description=config.description
+            node,
+            condition=condition,
+            timeout=self.duration(config.timeout),
+            description=config.description,
         )
 
     def operation(self, ref: str, path: Path) -> Operation | None:
         connector_name, _, op_name = ref.partition(".")
         connector = self.connectors.get(connector_name)
         if connector is None:
-            hint = did_you_mean(connector_name, sorted(self.connectors)) or f"connectors: {', '.join(sorted(self.connectors)) or 'none'} (add connectors/{connector_name}.yaml)"
-            self.values.error(path, "ref.unknown_connector", f"no connector named `{connector_name}`", hint)
+            hint = (
+                did_you_mean(connector_name, sorted(self.connectors))
+                or f"connectors: {', '.join(sorted(self.connectors)) or 'none'} (add connectors/{connector_name}.yaml)"
+            )
+            self.values.error(
+                path, "ref.unknown_connector", f"no connector named `{connector_name}`", hint
+            )
             return None
         operation = connector.operation(op_name)
         if operation is None:
             names = connector.operation_names()
-            hint = did_you_mean(op_name, names) or f"operations of {connector_name}: {', '.join(names)}"
-            self.values.error(path, "ref.unknown_operation", f"connector `{connector_name}` has no operation `{op_name}`", hint)
+            hint = (
+                did_you_mean(op_name, names)
+                or f"operations of {connector_name}: {', '.join(names)}"
+            )
+            self.values.error(
+                path,
+                "ref.unknown_operation",
+                f"connector `{connector_name}` has no operation `{op_name}`",
+                hint,
+            )
         return operation
 
     def contract(self, event_type: str, path: Path) -> Contract | None:
         contract = self.contracts.get(event_type)
         if contract is None:
-            hint = did_you_mean(event_type, sorted(self.contracts.contracts)) or f"add contracts/{event_type}/v1.schema.json"
-            self.values.error(path, "ref.missing_contract", f"no contract for event type `{event_type}`", hint)
+            hint = (
+                did_you_mean(event_type, sorted(self.contracts.contracts))
+                or f"add contracts/{event_type}/v1.schema.json"
+            )
+            self.values.error(
+                path, "ref.missing_contract", f"no contract for event type `{event_type}`", hint
+            )
             return None
         self.used_contracts.update(v.file for v in contract.versions)
         return contract
 
-    def contract_version(self, event_type: str, version: int | None, path: Path) -> ContractVersion | None:
+    def contract_version(
+        self, event_type: str, version: int | None, path: Path
+    ) -> ContractVersion | None:
         contract = self.contract(event_type, path)
         if contract is None:
             return None
@@ -188,8 +237,12 @@ class FlowCompiler:
         found = contract.version(version)
         if found is None:
             have = ", ".join(str(v.version) for v in contract.versions)
-            self.values.error((*path[:-1], "version"), "ref.missing_contract_version",
-                              f"contract `{event_type}` has no version {version}", f"versions: {have}")
+            self.values.error(
+                (*path[:-1], "version"),
+                "ref.missing_contract_version",
+                f"contract `{event_type}` has no version {version}",
+                f"versions: {have}",
+            )
         return found
 
     def subflow(self, name: str, path: Path) -> None:
@@ -198,7 +251,9 @@ class FlowCompiler:
             self.values.error(path, "ref.unknown_flow", f"no flow named `{name}`", hint)
         self.subflows.add(name)
 
-    def retry(self, policy: RetryPolicy | str | None, path: Path, *, default: RetryPolicy | None = None) -> RetryPolicy:
+    def retry(
+        self, policy: RetryPolicy | str | None, path: Path, *, default: RetryPolicy | None = None
+    ) -> RetryPolicy:
         if policy is None:
             return default or self.settings.default_retry
         if isinstance(policy, RetryPolicy):
@@ -206,15 +261,22 @@ class FlowCompiler:
         named = self.settings.retry_policies.get(policy)
         if named is None:
             names = sorted(self.settings.retry_policies)
-            hint = did_you_mean(policy, names) or f"define it under retry_policies in seamline.yaml (known: {', '.join(names) or 'none'})"
-            self.values.error(path, "ref.unknown_retry_policy", f"no retry policy named `{policy}`", hint)
+            hint = (
+                did_you_mean(policy, names)
+                or f"define it under retry_policies in seamline.yaml (known: {', '.join(names) or 'none'})"
+            )
+            self.values.error(
+                path, "ref.unknown_retry_policy", f"no retry policy named `{policy}`", hint
+            )
             return self.settings.default_retry
         return named
 
     def duration(self, text: str | None) -> float | None:
         return parse_duration(text) if text else None
 
-    def error(self, path: Path, code: str, message: str, hint: str | None = None, *, at_key: bool = False) -> None:
+    def error(
+        self, path: Path, code: str, message: str, hint: str | None = None, *, at_key: bool = False
+    ) -> None:
         self.values.error(path, code, message, hint, at_key=at_key)
 
     # -- the flow ------------------------------------------------------------------------
@@ -223,9 +285,12 @@ class FlowCompiler:
         for declared in declared_steps(spec.steps, ("steps",)):
             if declared.id in self._steps:
                 first = self.values.source_map.value_at((*self._steps[declared.id].path, "id"))
-                self.values.error((*declared.path, "id"), "spec.duplicate_step_id",
-                                  f"step id `{declared.id}` is already used at line {first.line}",
-                                  "step ids must be unique in a flow, nested steps included")
+                self.values.error(
+                    (*declared.path, "id"),
+                    "spec.duplicate_step_id",
+                    f"step id `{declared.id}` is already used at line {first.line}",
+                    "step ids must be unique in a flow, nested steps included",
+                )
                 continue
             self._steps[declared.id] = declared
         self._vars = declared_vars(spec)

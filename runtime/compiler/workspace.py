@@ -13,7 +13,7 @@ from pydantic import Discriminator, TypeAdapter, ValidationError
 
 import runtime.connectors  # noqa: F401 - registers connector kinds
 from runtime.compiler._values import ValueCompiler, check_roots
-from runtime.compiler.flow import FlowCompiler
+from runtime.compiler.flow import DROPPED_PREFIX, FlowCompiler
 from runtime.compiler.plan import FlowPlan, Plan
 from runtime.connectors.base import CONNECTOR_KINDS, Connector
 from runtime.contracts.registry import ContractRegistry, check_examples, load_contracts
@@ -24,7 +24,7 @@ from runtime.loader.diagnostics import did_you_mean, pydantic_diagnostics
 from runtime.loader.source import SourceMap, YamlDocument, YamlLoadError, parse_yaml
 from runtime.spec.flow import FlowSpec
 from runtime.spec.settings import WorkspaceSettings
-from runtime.steps import STEP_KINDS
+from runtime.steps import STEP_KINDS, AnyStep
 
 _LOOKUP_CALL = re.compile(r"lookup\(\s*['\"]([A-Za-z0-9_.-]+)['\"]")
 
@@ -61,7 +61,17 @@ def _parse(root: Path, file: Path, problems: list[Diagnostic]) -> YamlDocument |
     except YamlLoadError as exc:
         problems.extend(exc.diagnostics)
     except UnicodeDecodeError as exc:
-        problems.append(Diagnostic(_rel(root, file), 1, 1, "", "file.encoding", f"not UTF-8 text: {exc.reason}", "save the file as UTF-8"))
+        problems.append(
+            Diagnostic(
+                _rel(root, file),
+                1,
+                1,
+                "",
+                "file.encoding",
+                f"not UTF-8 text: {exc.reason}",
+                "save the file as UTF-8",
+            )
+        )
     return None
 
 
@@ -79,7 +89,9 @@ def _load_settings(root: Path, problems: list[Diagnostic]) -> WorkspaceSettings:
         return WorkspaceSettings()
 
 
-def load_lookups(root: Path, problems: list[Diagnostic]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def load_lookups(
+    root: Path, problems: list[Diagnostic]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Reference tables in flows/lookups: YAML mappings, or CSV files keyed by their first column."""
     tables: dict[str, dict[str, Any]] = {}
     files: dict[str, str] = {}
@@ -93,22 +105,48 @@ def load_lookups(root: Path, problems: list[Diagnostic]) -> tuple[dict[str, dict
             if doc is None:
                 continue
             if not isinstance(doc.data, dict):
-                problems.append(doc.source_map.diagnostic((), "lookup.not_mapping", "a lookup table is a mapping of key: value",
-                                                          "write one `KEY: value` line per entry"))
+                problems.append(
+                    doc.source_map.diagnostic(
+                        (),
+                        "lookup.not_mapping",
+                        "a lookup table is a mapping of key: value",
+                        "write one `KEY: value` line per entry",
+                    )
+                )
                 continue
             tables[name] = {str(k): v for k, v in doc.data.items()}
         elif file.suffix == ".csv":
             with file.open(newline="", encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
             if not rows:
-                problems.append(Diagnostic(rel, 1, 1, "", "lookup.empty", "CSV lookup table has no rows", "the first row names the columns; the first column is the key"))
+                problems.append(
+                    Diagnostic(
+                        rel,
+                        1,
+                        1,
+                        "",
+                        "lookup.empty",
+                        "CSV lookup table has no rows",
+                        "the first row names the columns; the first column is the key",
+                    )
+                )
                 continue
             key_column = next(iter(rows[0]))
             table: dict[str, Any] = {}
             for line, row in enumerate(rows, start=2):
                 key = row[key_column]
                 if key in table:
-                    problems.append(Diagnostic(rel, line, 1, "", "lookup.duplicate_key", f"key {key!r} appears twice", "keys in the first column must be unique"))
+                    problems.append(
+                        Diagnostic(
+                            rel,
+                            line,
+                            1,
+                            "",
+                            "lookup.duplicate_key",
+                            f"key {key!r} appears twice",
+                            "keys in the first column must be unique",
+                        )
+                    )
                 table[key] = row
             tables[name] = table
         else:
@@ -117,7 +155,9 @@ def load_lookups(root: Path, problems: list[Diagnostic]) -> tuple[dict[str, dict
     return tables, files
 
 
-def _load_connectors(root: Path, values_for: Any, problems: list[Diagnostic]) -> dict[str, Connector]:
+def _load_connectors(
+    root: Path, values_for: Any, problems: list[Diagnostic]
+) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     folder = root / "connectors"
     if not folder.is_dir():
@@ -134,9 +174,14 @@ def _load_connectors(root: Path, values_for: Any, problems: list[Diagnostic]) ->
             problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, union))
             continue
         if config.connector != file.stem:
-            problems.append(doc.source_map.diagnostic(("connector",), "spec.name_mismatch",
-                                                      f"connector `{config.connector}` is in file {file.name}",
-                                                      f"rename the file to {config.connector}.yaml or the connector to {file.stem}"))
+            problems.append(
+                doc.source_map.diagnostic(
+                    ("connector",),
+                    "spec.name_mismatch",
+                    f"connector `{config.connector}` is in file {file.name}",
+                    f"rename the file to {config.connector}.yaml or the connector to {file.stem}",
+                )
+            )
             continue
         compiler = _ConnectorCompiler(values_for(doc.source_map))
         connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
@@ -148,10 +193,14 @@ class _ConnectorCompiler:
     def __init__(self, values: ValueCompiler) -> None:
         self.values = values
 
-    def value(self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+    def value(
+        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> Any:
         return self.values.value(raw, path, check_roots(roots))
 
-    def expression(self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+    def expression(
+        self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> Any:
         return None if text is None else self.values.expression(text, path, check_roots(roots))
 
     def duration(self, text: str | None) -> float | None:
@@ -159,7 +208,9 @@ class _ConnectorCompiler:
 
         return parse_duration(text) if text else None
 
-    def error(self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None) -> None:
+    def error(
+        self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
+    ) -> None:
         self.values.error(path, code, message, hint)
 
 
@@ -181,7 +232,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     functions = IntegrationFunctions(lookups=lookups)
     options = jmespath_options(functions)
     function_names = frozenset(functions.FUNCTION_TABLE)
-    signatures = {name: entry['signature'] for name, entry in functions.FUNCTION_TABLE.items()}
+    signatures = {name: entry["signature"] for name, entry in functions.FUNCTION_TABLE.items()}
     jinja_globals, jinja_filters = jinja_helpers(functions)
     templates = TemplateEngine(root, jinja_globals, jinja_filters)
 
@@ -194,26 +245,34 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     connectors = _load_connectors(root, values_for, problems)
     problems += _check_template_files(root, templates)
 
-    specs: dict[str, tuple[FlowSpec, YamlDocument]] = {}
+    specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]] = {}
     flow_dir = root / "flows"
     for file in sorted(flow_dir.glob("*.yaml")) if flow_dir.is_dir() else []:
         doc = _parse(root, file, problems)
         if doc is None:
             continue
-        spec = _validate_flow(doc, problems)
+        spec, dropped = _validate_flow(doc, problems)
         if spec is None:
             continue
         if spec.flow != file.stem:
-            problems.append(doc.source_map.diagnostic(("flow",), "spec.name_mismatch", f"flow `{spec.flow}` is in file {file.name}",
-                                                      f"rename the file to {spec.flow}.yaml or the flow to {file.stem}"))
+            problems.append(
+                doc.source_map.diagnostic(
+                    ("flow",),
+                    "spec.name_mismatch",
+                    f"flow `{spec.flow}` is in file {file.name}",
+                    f"rename the file to {spec.flow}.yaml or the flow to {file.stem}",
+                )
+            )
             continue
-        specs[spec.flow] = (spec, doc)
+        specs[spec.flow] = (spec, doc, dropped)
 
     flows: dict[str, FlowPlan] = {}
     names = frozenset(specs)
-    for name, (spec, doc) in specs.items():
+    for name, (spec, doc, dropped) in specs.items():
         values = values_for(doc.source_map)
-        compiler = FlowCompiler(spec, values, contracts, connectors, settings, names)
+        compiler = FlowCompiler(
+            spec, values, contracts, connectors, settings, names, dropped_steps=dropped
+        )
         parts = compiler.compile()
         problems += values.diagnostics
         text = (root / doc.source_map.file).read_text(encoding="utf-8")
@@ -222,8 +281,13 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             text += (root / template).read_text(encoding="utf-8")
         used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
         flows[name] = FlowPlan(
-            name=name, version=spec.version, description=spec.description, file=doc.source_map.file,
-            content_hash=_hash(root, used), subflows=frozenset(compiler.subflows), **parts,
+            name=name,
+            version=spec.version,
+            description=spec.description,
+            file=doc.source_map.file,
+            content_hash=_hash(root, used),
+            subflows=frozenset(compiler.subflows),
+            **parts,
         )
     problems += _subflow_cycles(flows, specs)
 
@@ -244,9 +308,19 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     if not any(d.severity == "error" for d in problems):
         workspace_files = {f.file for f in flows.values()} | set(lookup_files.values())
         plan = Plan(
-            root=str(root), flows=flows, contracts=contracts, connectors=connectors, functions=functions,
-            settings=settings, workspace_hash=_hash(root, workspace_files | {c.file for ct in contracts.contracts.values() for c in ct.versions}),
-            lookups=lookups, by_event={k: tuple(v) for k, v in by_event.items()},
+            root=str(root),
+            flows=flows,
+            contracts=contracts,
+            connectors=connectors,
+            functions=functions,
+            settings=settings,
+            workspace_hash=_hash(
+                root,
+                workspace_files
+                | {c.file for ct in contracts.contracts.values() for c in ct.versions},
+            ),
+            lookups=lookups,
+            by_event={k: tuple(v) for k, v in by_event.items()},
         )
     return WorkspaceReport(root, plan, problems, counts)
 
@@ -259,16 +333,68 @@ def compile_workspace(root: Path | str) -> Plan:
     return report.plan
 
 
-def _validate_flow(doc: YamlDocument, problems: list[Diagnostic]) -> FlowSpec | None:
+def _validate_flow(
+    doc: YamlDocument, problems: list[Diagnostic]
+) -> tuple[FlowSpec | None, frozenset[str]]:
+    """The flow's spec, or a salvaged one for further checks, plus ids of steps that were dropped.
+
+    When some steps or top-level keys are invalid, they are reported and left out, and the rest
+    of the flow is still compiled, so one run of `seamline check` reports expression and
+    reference problems too. A salvaged flow is never put in the Plan.
+    """
     if not isinstance(doc.data, dict):
-        problems.append(doc.source_map.diagnostic((), "spec.not_mapping", "a flow file is a mapping",
-                                                  "start with `flow: <name>` — see docs/language.md"))
-        return None
+        problems.append(
+            doc.source_map.diagnostic(
+                (),
+                "spec.not_mapping",
+                "a flow file is a mapping",
+                "start with `flow: <name>` — see docs/language.md",
+            )
+        )
+        return None, frozenset()
     try:
-        return FlowSpec.model_validate(doc.data)
+        return FlowSpec.model_validate(doc.data), frozenset()
     except ValidationError as exc:
-        problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, FlowSpec, kind_names=list(STEP_KINDS)))
-        return None
+        problems.extend(
+            pydantic_diagnostics(
+                exc, doc.data, doc.source_map, FlowSpec, kind_names=list(STEP_KINDS)
+            )
+        )
+        bad_top = {err["loc"][0] for err in exc.errors() if err["loc"] and err["loc"][0] != "steps"}
+    salvaged = {
+        k: v for k, v in doc.data.items() if k not in bad_top or k in ("flow", "on", "steps")
+    }
+    dropped: set[str] = set()
+    if isinstance(salvaged.get("steps"), list):
+        step_adapter: TypeAdapter[Any] = TypeAdapter(AnyStep)
+        kept = []
+        for index, raw in enumerate(salvaged["steps"]):
+            try:
+                step_adapter.validate_python(raw)
+                kept.append(raw)
+            except ValidationError:
+                dropped.update(_step_ids(raw))
+                # a placeholder keeps the indices, so positions of later steps stay right
+                kept.append({"id": f"{DROPPED_PREFIX}{index}", "set": {"dropped": None}})
+        salvaged["steps"] = kept
+    try:
+        return FlowSpec.model_validate(salvaged), frozenset(dropped)
+    except ValidationError:
+        return None, frozenset()
+
+
+def _step_ids(raw: Any) -> set[str]:
+    """Every `id` of a raw step and of the steps nested in it."""
+    found: set[str] = set()
+    if isinstance(raw, dict):
+        if isinstance(raw.get("id"), str):
+            found.add(raw["id"])
+        for value in raw.values():
+            found |= _step_ids(value)
+    elif isinstance(raw, list):
+        for item in raw:
+            found |= _step_ids(item)
+    return found
 
 
 def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnostic]:
@@ -277,11 +403,23 @@ def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnos
     for file in sorted(folder.rglob("*.j2")) if folder.is_dir() else []:
         compiled = templates.compile_file(str(file.relative_to(folder)))
         if isinstance(compiled, TemplateProblem):
-            out.append(Diagnostic(compiled.file or _rel(root, file), compiled.line, 1, "", compiled.code, compiled.message, compiled.hint))
+            out.append(
+                Diagnostic(
+                    compiled.file or _rel(root, file),
+                    compiled.line,
+                    1,
+                    "",
+                    compiled.code,
+                    compiled.message,
+                    compiled.hint,
+                )
+            )
     return out
 
 
-def _subflow_cycles(flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec, YamlDocument]]) -> list[Diagnostic]:
+def _subflow_cycles(
+    flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]]
+) -> list[Diagnostic]:
     out = []
     for start in flows:
         stack = [(start, (start,))]
@@ -291,8 +429,14 @@ def _subflow_cycles(flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec,
                 if child == start:
                     doc = specs[start][1]
                     cycle = " -> ".join((*trail, child))
-                    out.append(doc.source_map.diagnostic(("steps",), "ref.subflow_cycle", f"subflows call each other in a cycle: {cycle}",
-                                                         "a flow may not (indirectly) run itself"))
+                    out.append(
+                        doc.source_map.diagnostic(
+                            ("steps",),
+                            "ref.subflow_cycle",
+                            f"subflows call each other in a cycle: {cycle}",
+                            "a flow may not (indirectly) run itself",
+                        )
+                    )
                     stack.clear()
                     break
                 if child not in trail:
@@ -300,4 +444,10 @@ def _subflow_cycles(flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec,
     return out
 
 
-__all__ = ["ContractRegistry", "WorkspaceReport", "check_workspace", "compile_workspace", "did_you_mean"]
+__all__ = [
+    "ContractRegistry",
+    "WorkspaceReport",
+    "check_workspace",
+    "compile_workspace",
+    "did_you_mean",
+]

@@ -20,8 +20,12 @@ class ConnectorConfig(SpecModel):
 
     kind_name: ClassVar[str] = ""
 
-    connector: Identifier = Field(description="The connector's name, used in `call: <connector>.<operation>`; must match the file name.")
-    description: str | None = Field(default=None, description="Which system this is and who owns it.")
+    connector: Identifier = Field(
+        description="The connector's name, used in `call: <connector>.<operation>`; must match the file name."
+    )
+    description: str | None = Field(
+        default=None, description="Which system this is and who owns it."
+    )
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,16 @@ class Connector(Protocol):
 class ConnectorCompiler(Protocol):
     """What a connector kind may ask of the compiler while it builds itself."""
 
-    def value(self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> CompiledValue: ...
-    def expression(self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> CompiledExpression | None: ...
+    def value(
+        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> CompiledValue: ...
+    def expression(
+        self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> CompiledExpression | None: ...
     def duration(self, text: str | None) -> float | None: ...
-    def error(self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None) -> None: ...
+    def error(
+        self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

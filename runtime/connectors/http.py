@@ -27,30 +27,55 @@ from runtime.spec.common import Duration, Expression, Identifier, SpecModel, Val
 
 SecretRef = Annotated[
     str,
-    Field(pattern=r"^(env|file):.+$", description="A secret reference, `env:NAME` or `file:PATH`; never the secret itself."),
+    Field(
+        pattern=r"^(env|file):.+$",
+        description="A secret reference, `env:NAME` or `file:PATH`; never the secret itself.",
+    ),
 ]
 
 
 class HttpAuth(SpecModel):
     """How requests authenticate."""
 
-    type: Literal["bearer", "basic", "api_key"] = Field(description="`bearer` token, HTTP `basic`, or an `api_key` header.")
-    token: SecretRef | None = Field(default=None, description="Token for `bearer` or `api_key`, as `env:NAME` or `file:PATH`.")
+    type: Literal["bearer", "basic", "api_key"] = Field(
+        description="`bearer` token, HTTP `basic`, or an `api_key` header."
+    )
+    token: SecretRef | None = Field(
+        default=None, description="Token for `bearer` or `api_key`, as `env:NAME` or `file:PATH`."
+    )
     username: str | None = Field(default=None, description="User name for `basic`.")
-    password: SecretRef | None = Field(default=None, description="Password for `basic`, as `env:NAME` or `file:PATH`.")
-    header: str = Field(default="X-API-Key", description="Header that carries the key for `api_key`.")
+    password: SecretRef | None = Field(
+        default=None, description="Password for `basic`, as `env:NAME` or `file:PATH`."
+    )
+    header: str = Field(
+        default="X-API-Key", description="Header that carries the key for `api_key`."
+    )
 
 
 class HttpOperationConfig(SpecModel):
     """One operation: a request built from the step's `with` (seen as `input`) and a result selector."""
 
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(default="GET", description="HTTP method.")
-    path: str = Field(description="Path under base_url; `${ input.id }` interpolates.", examples=["/customers/${ input.id }"])
-    query: dict[str, Value] | None = Field(default=None, description="Query parameters; null values are left out.")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="GET", description="HTTP method."
+    )
+    path: str = Field(
+        description="Path under base_url; `${ input.id }` interpolates.",
+        examples=["/customers/${ input.id }"],
+    )
+    query: dict[str, Value] | None = Field(
+        default=None, description="Query parameters; null values are left out."
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
-    body: Value = Field(default=None, description="JSON body; defaults to the whole `input` for POST, PUT and PATCH.")
-    result: Expression | None = Field(default=None, description="JMESPath over the response JSON selecting the result.")
-    not_found: Literal["error", "null"] = Field(default="error", description="`null` makes a 404 return null (for find operations).")
+    body: Value = Field(
+        default=None,
+        description="JSON body; defaults to the whole `input` for POST, PUT and PATCH.",
+    )
+    result: Expression | None = Field(
+        default=None, description="JMESPath over the response JSON selecting the result."
+    )
+    not_found: Literal["error", "null"] = Field(
+        default="error", description="`null` makes a 404 return null (for find operations)."
+    )
     timeout: Duration | None = Field(default=None, description="Overrides the connector's timeout.")
 
 
@@ -59,11 +84,18 @@ class HttpConnectorConfig(ConnectorConfig):
 
     kind_name = "http"
     kind: Literal["http"] = Field(description="`http`.")
-    base_url: str = Field(pattern=r"^(https?://\S+|env:\S+)$", description="Root URL, or `env:NAME` to read it from the environment.")
+    base_url: str = Field(
+        pattern=r"^(https?://\S+|env:\S+)$",
+        description="Root URL, or `env:NAME` to read it from the environment.",
+    )
     auth: HttpAuth | None = Field(default=None, description="Authentication.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Headers sent with every request.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every request."
+    )
     timeout: Duration = Field(default="10s", description="Time allowed for a request.")
-    operations: dict[Identifier, HttpOperationConfig] = Field(description="Operation name -> request.")
+    operations: dict[Identifier, HttpOperationConfig] = Field(
+        description="Operation name -> request."
+    )
 
 
 def resolve_secret(ref: str) -> str:
@@ -71,14 +103,22 @@ def resolve_secret(ref: str) -> str:
     if scheme == "env":
         value = os.environ.get(name)
         if value is None:
-            raise ConnectorError(f"secret env:{name} is not set", transient=False, error_class="config")
+            raise ConnectorError(
+                f"secret env:{name} is not set", transient=False, error_class="config"
+            )
         return value
     if scheme == "file":
         try:
             return Path(name).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConnectorError(f"secret file {name} cannot be read: {exc.strerror}", transient=False, error_class="config") from exc
-    raise ConnectorError(f"unsupported secret reference {scheme}:…", transient=False, error_class="config")
+            raise ConnectorError(
+                f"secret file {name} cannot be read: {exc.strerror}",
+                transient=False,
+                error_class="config",
+            ) from exc
+    raise ConnectorError(
+        f"unsupported secret reference {scheme}:…", transient=False, error_class="config"
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -111,7 +151,11 @@ class HttpOperation:
     async def invoke(self, request: CallRequest) -> Any:
         doc = {"input": request.payload}
         path = self.path.evaluate(doc)
-        query = {k: v for k, v in (self.query.evaluate(doc) if self.query else {}).items() if v is not None}
+        query = {
+            k: v
+            for k, v in (self.query.evaluate(doc) if self.query else {}).items()
+            if v is not None
+        }
         body = self.body.evaluate(doc) if self.body is not None else None
         headers = {
             **self.headers,
@@ -157,7 +201,9 @@ class HttpConnector:
         loop = id(asyncio.get_running_loop())
         client = self._clients.get(loop)
         if client is None:
-            base = resolve_secret(self.base_url) if self.base_url.startswith("env:") else self.base_url
+            base = (
+                resolve_secret(self.base_url) if self.base_url.startswith("env:") else self.base_url
+            )
             client = httpx.AsyncClient(base_url=base, headers=self.headers)
             self._clients[loop] = client
         return client
@@ -175,18 +221,35 @@ class HttpConnector:
             return {self.auth.header: resolve_secret(self.auth.token)}
         return {}
 
-    async def send(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str], body: Any, timeout: float) -> httpx.Response:
+    async def send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        headers: dict[str, str],
+        body: Any,
+        timeout: float,
+    ) -> httpx.Response:
         content = orjson.dumps(body) if body is not None else None
         if content is not None:
             headers = {**headers, "Content-Type": "application/json"}
         try:
             return await self._client().request(
-                method, path, params=query, headers={**headers, **self._auth_headers()}, content=content, timeout=timeout
+                method,
+                path,
+                params=query,
+                headers={**headers, **self._auth_headers()},
+                content=content,
+                timeout=timeout,
             )
         except httpx.TimeoutException as exc:
-            raise ConnectorError(f"{method} {path} timed out after {timeout}s", transient=True, error_class="timeout") from exc
+            raise ConnectorError(
+                f"{method} {path} timed out after {timeout}s", transient=True, error_class="timeout"
+            ) from exc
         except httpx.TransportError as exc:
-            raise ConnectorError(f"{method} {path} failed: {exc}", transient=True, error_class="connection") from exc
+            raise ConnectorError(
+                f"{method} {path} failed: {exc}", transient=True, error_class="connection"
+            ) from exc
 
     async def aclose(self) -> None:
         loop = id(asyncio.get_running_loop())
@@ -195,14 +258,25 @@ class HttpConnector:
             await client.aclose()
 
 
-@connector_kind(HttpConnectorConfig, summary="Calls a JSON-over-HTTP API: named operations, auth, timeouts, idempotency keys.")
+@connector_kind(
+    HttpConnectorConfig,
+    summary="Calls a JSON-over-HTTP API: named operations, auth, timeouts, idempotency keys.",
+)
 def create_http(config: HttpConnectorConfig, cc: ConnectorCompiler) -> HttpConnector:
     connector = HttpConnector(
-        config.connector, config.base_url, config.auth, dict(config.headers), cc.duration(config.timeout) or 10.0
+        config.connector,
+        config.base_url,
+        config.auth,
+        dict(config.headers),
+        cc.duration(config.timeout) or 10.0,
     )
     for name, op in config.operations.items():
         path = ("operations", name)
-        body_raw = op.body if op.body is not None else ("${ input }" if op.method in ("POST", "PUT", "PATCH") else None)
+        body_raw = (
+            op.body
+            if op.body is not None
+            else ("${ input }" if op.method in ("POST", "PUT", "PATCH") else None)
+        )
         connector.operations[name] = HttpOperation(
             connector=connector,
             name=name,

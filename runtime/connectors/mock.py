@@ -16,24 +16,36 @@ from runtime.spec.common import Identifier, SpecModel, Value
 class MockError(SpecModel):
     """A failure the mock raises instead of answering."""
 
-    type: Literal["transient", "permanent"] = Field(description="Transient errors are retried; permanent ones are not.")
+    type: Literal["transient", "permanent"] = Field(
+        description="Transient errors are retried; permanent ones are not."
+    )
     message: str = Field(default="mocked failure", description="The error message.")
-    status: int | None = Field(default=None, ge=100, le=599, description="An HTTP status to report with it.")
+    status: int | None = Field(
+        default=None, ge=100, le=599, description="An HTTP status to report with it."
+    )
 
 
 class MockResponse(SpecModel):
     """One answer: an `output` (may use `${ input.… }`), an `error`, or for `wait_for` an `event`."""
 
-    output: Value = Field(default=None, description="The operation's result; `${ }` expressions see `input`.")
+    output: Value = Field(
+        default=None, description="The operation's result; `${ }` expressions see `input`."
+    )
     error: MockError | None = Field(default=None, description="Fail instead of answering.")
-    event: dict[str, Any] | None = Field(default=None, description="For a `wait_for` step: the event that arrives.")
-    timeout: bool = Field(default=False, description="For a `wait_for` step: no event arrives in time.")
+    event: dict[str, Any] | None = Field(
+        default=None, description="For a `wait_for` step: the event that arrives."
+    )
+    timeout: bool = Field(
+        default=False, description="For a `wait_for` step: no event arrives in time."
+    )
 
 
 class MockOperationConfig(MockResponse):
     """An operation of a mock connector: one response, or a `sequence` played in order (the last repeats)."""
 
-    sequence: list[MockResponse] | None = Field(default=None, description="Responses in call order; the last one repeats.")
+    sequence: list[MockResponse] | None = Field(
+        default=None, description="Responses in call order; the last one repeats."
+    )
 
     @model_validator(mode="after")
     def _one_answer(self) -> MockOperationConfig:
@@ -47,7 +59,9 @@ class MockConnectorConfig(ConnectorConfig):
 
     kind_name = "mock"
     kind: Literal["mock"] = Field(description="`mock`.")
-    operations: dict[Identifier, MockOperationConfig] = Field(description="Operation name -> canned answer.")
+    operations: dict[Identifier, MockOperationConfig] = Field(
+        description="Operation name -> canned answer."
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,14 @@ class CompiledResponse:
         return self.output.evaluate({"input": payload}) if self.output is not None else None
 
 
-def compile_response(response: MockResponse, cc: ConnectorCompiler, path: tuple[str | int, ...]) -> CompiledResponse:
-    output = cc.value(response.output, (*path, "output"), roots=("input",)) if response.output is not None else None
+def compile_response(
+    response: MockResponse, cc: ConnectorCompiler, path: tuple[str | int, ...]
+) -> CompiledResponse:
+    output = (
+        cc.value(response.output, (*path, "output"), roots=("input",))
+        if response.output is not None
+        else None
+    )
     return CompiledResponse(output, response.error, response.event, response.timeout)
 
 
@@ -102,13 +122,20 @@ class MockConnector:
         return None
 
 
-def compile_operation(config: MockOperationConfig, cc: ConnectorCompiler, path: tuple[str | int, ...]) -> tuple[CompiledResponse, ...]:
+def compile_operation(
+    config: MockOperationConfig, cc: ConnectorCompiler, path: tuple[str | int, ...]
+) -> tuple[CompiledResponse, ...]:
     if config.sequence is not None:
-        return tuple(compile_response(r, cc, (*path, "sequence", i)) for i, r in enumerate(config.sequence))
+        return tuple(
+            compile_response(r, cc, (*path, "sequence", i)) for i, r in enumerate(config.sequence)
+        )
     return (compile_response(config, cc, path),)
 
 
-@connector_kind(MockConnectorConfig, summary="Answers every operation from its file: outputs, errors or sequences.")
+@connector_kind(
+    MockConnectorConfig,
+    summary="Answers every operation from its file: outputs, errors or sequences.",
+)
 def create_mock(config: MockConnectorConfig, cc: ConnectorCompiler) -> MockConnector:
     operations = {
         name: MockOperation(config.connector, name, compile_operation(op, cc, ("operations", name)))

@@ -90,7 +90,9 @@ class ContractRegistry:
         found = contract.version(int(match.group(1))) if match else None
         if found is None:
             versions = ", ".join(f"v{v.version}" for v in contract.versions)
-            return f"dataschema {dataschema!r} names no version of {contract.type} (have {versions})"
+            return (
+                f"dataschema {dataschema!r} names no version of {contract.type} (have {versions})"
+            )
         return found
 
     def check_event(self, event: Any) -> EventCheck:
@@ -147,9 +149,17 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
         rel = _rel(root, file)
         match = _VERSION_FILE.match(file.name)
         if not match:
-            problems.append(Diagnostic(rel, 1, 1, "", "contract.file_name",
-                                       f"schema file name {file.name!r} is not vN.schema.json",
-                                       "name versions v1.schema.json, v2.schema.json, …"))
+            problems.append(
+                Diagnostic(
+                    rel,
+                    1,
+                    1,
+                    "",
+                    "contract.file_name",
+                    f"schema file name {file.name!r} is not vN.schema.json",
+                    "name versions v1.schema.json, v2.schema.json, …",
+                )
+            )
             continue
         schema = _read_json(file, rel, problems)
         if schema is None:
@@ -157,28 +167,50 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
         source_map = _json_source_map(file, rel)
         bad = check_schema(schema)
         for path, message in bad[:5]:
-            problems.append(_at_json_path(source_map, path, "contract.schema_invalid",
-                                          f"not a valid draft 2020-12 schema: {message}",
-                                          "see https://json-schema.org/draft/2020-12/json-schema-validation"))
+            problems.append(
+                _at_json_path(
+                    source_map,
+                    path,
+                    "contract.schema_invalid",
+                    f"not a valid draft 2020-12 schema: {message}",
+                    "see https://json-schema.org/draft/2020-12/json-schema-validation",
+                )
+            )
         if bad:
             continue
         declared = schema.get("$schema") if isinstance(schema, dict) else None
         if declared and "2020-12" not in str(declared):
-            problems.append(_at_json_path(source_map, "$.$schema", "contract.draft",
-                                          f"contracts are draft 2020-12, this one declares {declared}",
-                                          'use "$schema": "https://json-schema.org/draft/2020-12/schema"'))
+            problems.append(
+                _at_json_path(
+                    source_map,
+                    "$.$schema",
+                    "contract.draft",
+                    f"contracts are draft 2020-12, this one declares {declared}",
+                    'use "$schema": "https://json-schema.org/draft/2020-12/schema"',
+                )
+            )
             continue
         validator = SchemaValidator(schema, name=f"{event_type} v{match.group(1)}")
         versions.append(ContractVersion(event_type, int(match.group(1)), rel, schema, validator))
     if not versions:
-        problems.append(Diagnostic(_rel(root, folder), 1, 1, "", "contract.no_versions",
-                                   f"contract folder {event_type} has no usable vN.schema.json",
-                                   "add v1.schema.json (JSON Schema draft 2020-12 for the event's data)"))
+        problems.append(
+            Diagnostic(
+                _rel(root, folder),
+                1,
+                1,
+                "",
+                "contract.no_versions",
+                f"contract folder {event_type} has no usable vN.schema.json",
+                "add v1.schema.json (JSON Schema draft 2020-12 for the event's data)",
+            )
+        )
         return None
     versions.sort(key=lambda v: v.version)
     examples: list[tuple[str, bool]] = []
     for kind, valid in (("valid", True), ("invalid", False)):
-        examples += [(_rel(root, f), valid) for f in sorted((folder / "examples" / kind).glob("*.json"))]
+        examples += [
+            (_rel(root, f), valid) for f in sorted((folder / "examples" / kind).glob("*.json"))
+        ]
     return Contract(event_type, meta, tuple(versions), tuple(examples))
 
 
@@ -186,8 +218,17 @@ def _read_json(file: Path, rel: str, problems: list[Diagnostic]) -> Any:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        problems.append(Diagnostic(rel, exc.lineno, exc.colno, "", "json.syntax",
-                                   f"JSON syntax error: {exc.msg}", "check commas and quotes"))
+        problems.append(
+            Diagnostic(
+                rel,
+                exc.lineno,
+                exc.colno,
+                "",
+                "json.syntax",
+                f"JSON syntax error: {exc.msg}",
+                "check commas and quotes",
+            )
+        )
         return None
 
 
@@ -198,7 +239,9 @@ def _json_source_map(file: Path, rel: str) -> SourceMap:
         return SourceMap(rel)
 
 
-def _at_json_path(source_map: SourceMap, json_path: str, code: str, message: str, hint: str) -> Diagnostic:
+def _at_json_path(
+    source_map: SourceMap, json_path: str, code: str, message: str, hint: str
+) -> Diagnostic:
     return source_map.diagnostic(parse_json_path(json_path), code, message, hint)
 
 
@@ -222,11 +265,25 @@ def check_examples(root: Path, registry: ContractRegistry) -> list[Diagnostic]:
             if should_be_valid and not outcome.ok:
                 source_map = _json_source_map(root / rel, rel)
                 path = outcome.violations[0][0] if outcome.violations else "$"
-                problems.append(_at_json_path(source_map, path, "contract.example_invalid",
-                                              f"valid example does not validate: {outcome.describe()}",
-                                              "fix the example or the schema; examples/valid must pass"))
+                problems.append(
+                    _at_json_path(
+                        source_map,
+                        path,
+                        "contract.example_invalid",
+                        f"valid example does not validate: {outcome.describe()}",
+                        "fix the example or the schema; examples/valid must pass",
+                    )
+                )
             elif not should_be_valid and outcome.ok:
-                problems.append(Diagnostic(rel, 1, 1, "", "contract.example_valid",
-                                           "invalid example validates against its contract",
-                                           "an example under examples/invalid must violate the schema"))
+                problems.append(
+                    Diagnostic(
+                        rel,
+                        1,
+                        1,
+                        "",
+                        "contract.example_valid",
+                        "invalid example validates against its contract",
+                        "an example under examples/invalid must violate the schema",
+                    )
+                )
     return problems

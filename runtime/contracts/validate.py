@@ -70,7 +70,9 @@ class SchemaValidator:
         """Raise ContractViolation unless valid (fast path first; reference only on failure)."""
         if self.is_valid(instance):
             return
-        raise ContractViolation(self.name, self.violations(instance) or [("$", "does not match the schema")])
+        raise ContractViolation(
+            self.name, self.violations(instance) or [("$", "does not match the schema")]
+        )
 
 
 def _json_path(error: jsonschema.ValidationError) -> str:
@@ -95,7 +97,15 @@ _MINIMAL_ENVELOPE: dict[str, Any] = {
     "required": ["id", "source", "specversion", "type"],
     "properties": {
         name: {"type": "string", "minLength": 1}
-        for name in ("id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema")
+        for name in (
+            "id",
+            "source",
+            "specversion",
+            "type",
+            "subject",
+            "datacontenttype",
+            "dataschema",
+        )
     },
 }
 
@@ -119,7 +129,9 @@ def envelope_validator() -> SchemaValidator:
     """The CloudEvents 1.0 structured-JSON envelope schema (draft-07)."""
     path = cloudevents_schema_path()
     schema = json.loads(path.read_text(encoding="utf-8")) if path else _MINIMAL_ENVELOPE
-    return SchemaValidator(schema, name="CloudEvents 1.0 envelope", draft7=True, assert_formats=False)
+    return SchemaValidator(
+        schema, name="CloudEvents 1.0 envelope", draft7=True, assert_formats=False
+    )
 
 
 def check_envelope(event: Any) -> list[Violation]:
@@ -130,6 +142,8 @@ def check_envelope(event: Any) -> list[Violation]:
         if event.get("specversion") != "1.0":
             problems.append(("$.specversion", "must be '1.0'"))
         for required in ("id", "source", "type"):
-            if required not in event and not any(p[0] == "$" and required in p[1] for p in problems):
+            if required not in event and not any(
+                p[0] == "$" and required in p[1] for p in problems
+            ):
                 problems.append(("$", f"{required!r} is a required property"))
     return problems

@@ -127,8 +127,14 @@ class StepRunner:
 
     async def execute(self, node: Any) -> Any:
         steps = self.document["steps"]
-        record = StepRecord(self.label(node), node.id, node.kind, "running", started_at=iso(self.state.clock.now()),
-                            depth=self.state.subflow_depth + sum(1 for p in node.path if p in _NESTING) - 1)
+        record = StepRecord(
+            self.label(node),
+            node.id,
+            node.kind,
+            "running",
+            started_at=iso(self.state.clock.now()),
+            depth=self.state.subflow_depth + sum(1 for p in node.path if p in _NESTING) - 1,
+        )
         if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
             record.status = "skipped"
             self.state.result.trace.append(record)
@@ -154,8 +160,14 @@ class StepRunner:
             record.status = "failed"
             record.duration_ms = (time.perf_counter() - started) * 1000
             code, transient = error_code(exc)
-            error = StepError(flow=self.flow, step=record.label, attempt=max(record.attempts, 1), code=code,
-                              message=str(exc) or type(exc).__name__, transient=transient)
+            error = StepError(
+                flow=self.flow,
+                step=record.label,
+                attempt=max(record.attempts, 1),
+                code=code,
+                message=str(exc) or type(exc).__name__,
+                transient=transient,
+            )
             record.error = error.to_dict()
             raise error from exc
         record.duration_ms = (time.perf_counter() - started) * 1000
@@ -171,7 +183,13 @@ class StepRunner:
         try:
             return node.condition.evaluate(self.document)
         except ExpressionError as exc:
-            raise StepError(flow=self.flow, step=record.label, attempt=1, code="expression.failed", message=str(exc)) from exc
+            raise StepError(
+                flow=self.flow,
+                step=record.label,
+                attempt=1,
+                code="expression.failed",
+                message=str(exc),
+            ) from exc
 
     def fork(self, bindings: dict[str, Any], label: str) -> StepRunner:
         document = {**self.document, **bindings, "steps": dict(self.document["steps"])}
@@ -183,7 +201,9 @@ class StepRunner:
         record = self._current
         label = record.label if record else node.id
         key = f"{self.run_id}:{label}"
-        call = CallRecord(step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0)
+        call = CallRecord(
+            step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0
+        )
         self.state.result.calls.append(call)
         if record is not None:
             record.input = payload
@@ -194,7 +214,11 @@ class StepRunner:
             if record is not None:
                 record.attempts = attempt
             try:
-                mocked = self.state.mocks.answer_for(node.id, operation.ref) if self.state.mocks else None
+                mocked = (
+                    self.state.mocks.answer_for(node.id, operation.ref)
+                    if self.state.mocks
+                    else None
+                )
                 if mocked is not None:
                     call.mocked = True
                     output = mocked.answer(payload)
@@ -206,15 +230,23 @@ class StepRunner:
             except ConnectorError as exc:
                 call.error = str(exc)
                 if not exc.transient or attempt >= retry.attempts:
-                    raise StepError(flow=self.flow, step=label, attempt=attempt, code=f"connector.{exc.error_class}",
-                                    message=str(exc), transient=exc.transient) from exc
+                    raise StepError(
+                        flow=self.flow,
+                        step=label,
+                        attempt=attempt,
+                        code=f"connector.{exc.error_class}",
+                        message=str(exc),
+                        transient=exc.transient,
+                    ) from exc
                 delay = retry.delay_before(attempt + 1)
                 delay *= 1 + self.state.rng.uniform(-retry.jitter, retry.jitter)
                 if exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
                 await self.state.clock.sleep(delay)
 
-    async def emit(self, node: Any, version: ContractVersion, data: Any, subject: Any) -> dict[str, Any]:
+    async def emit(
+        self, node: Any, version: ContractVersion, data: Any, subject: Any
+    ) -> dict[str, Any]:
         version.validator.check(data)
         label = self.label(node)
         event = {
@@ -240,11 +272,23 @@ class StepRunner:
             raise SeamlineError("subflows nested more than 16 deep")
         plan = self.state.plan.flows[flow]
         event = {**self.document["event"], "type": f"seamline.subflow.{flow}", "data": data}
-        child_state = RunState(self.state.plan, plan, self.state.result, self.state.clock, self.state.mocks,
-                               self.state.undos, self.state.rng, self.state.subflow_depth + 1)
-        return await run_scope(child_state, event, f"{self.label(node)}>{flow}", self.document["run"])
+        child_state = RunState(
+            self.state.plan,
+            plan,
+            self.state.result,
+            self.state.clock,
+            self.state.mocks,
+            self.state.undos,
+            self.state.rng,
+            self.state.subflow_depth + 1,
+        )
+        return await run_scope(
+            child_state, event, f"{self.label(node)}>{flow}", self.document["run"]
+        )
 
-    async def wait_for(self, node: Any, event_type: str, correlation: Any, timeout: float) -> dict[str, Any] | None:
+    async def wait_for(
+        self, node: Any, event_type: str, correlation: Any, timeout: float
+    ) -> dict[str, Any] | None:
         mocked = self.state.mocks.answer_for(node.id, None) if self.state.mocks else None
         if mocked is None:
             raise SeamlineError(
@@ -257,7 +301,9 @@ class StepRunner:
         event = mocked.event
         got = node.match.evaluate(event)
         if got != correlation:
-            raise SeamlineError(f"mocked {event_type} event does not correlate: match gave {got!r}, expected {correlation!r}")
+            raise SeamlineError(
+                f"mocked {event_type} event does not correlate: match gave {got!r}, expected {correlation!r}"
+            )
         return event
 
     async def sleep(self, node: Any, seconds: float) -> None:

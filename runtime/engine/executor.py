@@ -31,17 +31,29 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:20]
 
 
-async def run_scope(state: RunState, event: dict[str, Any], prefix: str, run: dict[str, Any]) -> Any:
+async def run_scope(
+    state: RunState, event: dict[str, Any], prefix: str, run: dict[str, Any]
+) -> Any:
     """Evaluate a flow's vars, run its steps and return its output (shared by runs and subflows)."""
     flow = state.flow
-    document: dict[str, Any] = {"event": event, "data": event.get("data"), "vars": {}, "steps": {}, "run": run}
+    document: dict[str, Any] = {
+        "event": event,
+        "data": event.get("data"),
+        "vars": {},
+        "steps": {},
+        "run": run,
+    }
     for name, value in flow.vars:
         try:
             document["vars"] = {**document["vars"], name: value.evaluate(document)}
         except ExpressionError as exc:
             label = f"{prefix}.vars.{name}" if prefix else f"vars.{name}"
-            state.result.trace.append(StepRecord(label, f"vars.{name}", "vars", "failed", error={"message": str(exc)}))
-            raise StepError(flow=flow.name, step=label, attempt=1, code="expression.failed", message=str(exc)) from exc
+            state.result.trace.append(
+                StepRecord(label, f"vars.{name}", "vars", "failed", error={"message": str(exc)})
+            )
+            raise StepError(
+                flow=flow.name, step=label, attempt=1, code="expression.failed", message=str(exc)
+            ) from exc
     runner = StepRunner(state, document, prefix)
     last = await runner.run_steps(flow.steps)
     if flow.output is not None:
@@ -63,7 +75,14 @@ async def run_flow(
     flow = plan.flows[flow_name]
     clock = clock or Clock()
     started = clock.now()
-    result = RunResult(run_id or new_run_id(), flow.name, flow.version, flow.content_hash, "running", started_at=iso(started))
+    result = RunResult(
+        run_id or new_run_id(),
+        flow.name,
+        flow.version,
+        flow.content_hash,
+        "running",
+        started_at=iso(started),
+    )
     t0 = time.perf_counter()
     if validate:
         rejection = _rejection(plan, flow, event)
@@ -73,12 +92,22 @@ async def run_flow(
     state = RunState(plan, flow, result, clock, mocks)
     try:
         result.key = flow.key.evaluate(event_document(event)) if flow.key is not None else None
-        run = {"id": result.run_id, "flow": flow.name, "version": flow.version, "started_at": result.started_at,
-               "key": result.key, "hash": flow.content_hash}
+        run = {
+            "id": result.run_id,
+            "flow": flow.name,
+            "version": flow.version,
+            "started_at": result.started_at,
+            "key": result.key,
+            "hash": flow.content_hash,
+        }
         result.output = await run_scope(state, event, "", run)
         result.status = "succeeded"
     except (StepError, ExpressionError) as exc:
-        result.error = exc.to_dict() if isinstance(exc, StepError) else {"code": "expression.failed", "message": str(exc)}
+        result.error = (
+            exc.to_dict()
+            if isinstance(exc, StepError)
+            else {"code": "expression.failed", "message": str(exc)}
+        )
         if flow.compensate:
             await _compensate(state)
         result.status = "dead_lettered" if flow.then == "dead_letter" else "failed"
@@ -91,11 +120,19 @@ def _rejection(plan: Plan, flow: FlowPlan, event: Any) -> dict[str, Any] | None:
     if not check.ok:
         code = "contract.violation" if check.contract is not None else "envelope.invalid"
         contract = f"{check.contract.type} v{check.contract.version}" if check.contract else None
-        return {"code": code, "contract": contract, "message": check.describe(),
-                "violations": [{"path": p, "message": m} for p, m in check.violations]}
+        return {
+            "code": code,
+            "contract": contract,
+            "message": check.describe(),
+            "violations": [{"path": p, "message": m} for p, m in check.violations],
+        }
     if flow.event_type != event.get("type"):
-        return {"code": "route.wrong_type", "message": f"flow {flow.name} is triggered by {flow.event_type!r}, "
-                f"not {event.get('type')!r}", "violations": []}
+        return {
+            "code": "route.wrong_type",
+            "message": f"flow {flow.name} is triggered by {flow.event_type!r}, "
+            f"not {event.get('type')!r}",
+            "violations": [],
+        }
     return None
 
 
@@ -104,7 +141,9 @@ async def _compensate(state: RunState) -> None:
     while state.undos:
         node, document, label = state.undos.pop()
         undo = node.undo
-        record = StepRecord(f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now()))
+        record = StepRecord(
+            f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now())
+        )
         state.result.trace.append(record)
         t0 = time.perf_counter()
         payload = None
@@ -113,7 +152,9 @@ async def _compensate(state: RunState) -> None:
             record.input = payload
             runner = StepRunner(state, document)
             runner._current = record
-            record.output = await runner.call(_UndoCall(undo.id), undo.operation, payload, undo.retry)
+            record.output = await runner.call(
+                _UndoCall(undo.id), undo.operation, payload, undo.retry
+            )
             record.status = "compensated"
         except (StepError, ConnectorError, ExpressionError) as exc:
             record.status = "compensation_failed"

@@ -21,7 +21,9 @@ from runtime.spec.common import SpecModel
 class MocksFile(SpecModel):
     """A mocks file: `mocks:` maps a step id or `connector.operation` to an answer."""
 
-    mocks: dict[str, MockOperationConfig] = Field(description="Step id or connector.operation -> answer.")
+    mocks: dict[str, MockOperationConfig] = Field(
+        description="Step id or connector.operation -> answer."
+    )
 
 
 @dataclass
@@ -43,11 +45,19 @@ class _Compiler:
     def __init__(self, values: ValueCompiler) -> None:
         self.values = values
 
-    def value(self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)) -> Any:
+    def value(
+        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> Any:
         return self.values.value(raw, path, check_roots(roots))
 
 
-def load_mocks(file: Path, display: str, options: Options, templates: TemplateEngine, function_names: frozenset[str]) -> RunMocks:
+def load_mocks(
+    file: Path,
+    display: str,
+    options: Options,
+    templates: TemplateEngine,
+    function_names: frozenset[str],
+) -> RunMocks:
     try:
         doc = parse_yaml(file.read_text(encoding="utf-8"), display)
     except YamlLoadError as exc:
@@ -58,7 +68,9 @@ def load_mocks(file: Path, display: str, options: Options, templates: TemplateEn
         raise FlowError(pydantic_diagnostics(exc, doc.data, doc.source_map, MocksFile)) from exc
     values = ValueCompiler(doc.source_map, options, templates, function_names)
     compiler = _Compiler(values)
-    responses = {key: compile_operation(op, compiler, ("mocks", key)) for key, op in spec.mocks.items()}  # type: ignore[arg-type]
+    responses = {
+        key: compile_operation(op, compiler, ("mocks", key)) for key, op in spec.mocks.items()
+    }  # type: ignore[arg-type]
     if values.diagnostics:
         raise FlowError(values.diagnostics)
     return RunMocks(responses)

@@ -84,18 +84,25 @@ _PEOPLE = [
 
 COLLECTION_DOCS: tuple[FunctionDoc, ...] = (
     FunctionDoc(
-        "unique", "unique(values: array) -> array", "collections",
+        "unique",
+        "unique(values: array) -> array",
+        "collections",
         "Removes duplicates, keeping the first occurrence and the order. Objects and arrays are "
         "compared by JSON equality (key order does not matter, `1` equals `1.0`).",
         (
             Ex("unique(@)", ["EUR", "USD", "EUR"], ["EUR", "USD"]),
-            Ex("unique(@)", [{"a": 1, "b": 2}, {"b": 2, "a": 1}, {"a": 2}],
-               [{"a": 1, "b": 2}, {"a": 2}]),
+            Ex(
+                "unique(@)",
+                [{"a": 1, "b": 2}, {"b": 2, "a": 1}, {"a": 2}],
+                [{"a": 1, "b": 2}, {"a": 2}],
+            ),
             Ex("unique(lines[].project)", {"lines": [{"project": 7}, {"project": 7.0}]}, [7]),
         ),
     ),
     FunctionDoc(
-        "index_by", "index_by(items: array, key: string) -> object", "collections",
+        "index_by",
+        "index_by(items: array, key: string) -> object",
+        "collections",
         "An object from the value of `key` (as a string) to the item; a later item with the same "
         "key replaces an earlier one, and items whose key is missing or null are left out.",
         (
@@ -104,26 +111,38 @@ COLLECTION_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "group_by", "group_by(items: array, key: string) -> object", "collections",
+        "group_by",
+        "group_by(items: array, key: string) -> object",
+        "collections",
         "An object from the value of `key` (as a string) to the array of items with that value, in "
         "their original order; items whose key is missing or null are left out.",
         (
-            Ex("group_by(@, 'team')", _PEOPLE,
-               {"Data": [_PEOPLE[0], _PEOPLE[2]], "Cloud": [_PEOPLE[1]]}),
+            Ex(
+                "group_by(@, 'team')",
+                _PEOPLE,
+                {"Data": [_PEOPLE[0], _PEOPLE[2]], "Cloud": [_PEOPLE[1]]},
+            ),
             Ex("group_by(@, 'team').Data[].id", _PEOPLE, ["P1", "P3"]),
         ),
     ),
     FunctionDoc(
-        "pick", "pick(obj: object, keys: array) -> object", "collections",
+        "pick",
+        "pick(obj: object, keys: array) -> object",
+        "collections",
         "Only the listed keys, in the order listed; keys the object lacks are skipped.",
         (
-            Ex('pick(@, `["id", "name"]`)', {"name": "ACME", "id": 1, "secret": "x"},
-               {"id": 1, "name": "ACME"}),
+            Ex(
+                'pick(@, `["id", "name"]`)',
+                {"name": "ACME", "id": 1, "secret": "x"},
+                {"id": 1, "name": "ACME"},
+            ),
             Ex("pick(@, ['missing'])", {"id": 1}, {}),
         ),
     ),
     FunctionDoc(
-        "omit", "omit(obj: object, keys: array) -> object", "collections",
+        "omit",
+        "omit(obj: object, keys: array) -> object",
+        "collections",
         "Everything except the listed keys.",
         (
             Ex("omit(@, ['secret'])", {"id": 1, "secret": "x"}, {"id": 1}),

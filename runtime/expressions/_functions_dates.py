@@ -224,7 +224,9 @@ class DateFunctions:
 
 DATE_DOCS: tuple[FunctionDoc, ...] = (
     FunctionDoc(
-        "to_date", "to_date(value: string) -> string", "dates",
+        "to_date",
+        "to_date(value: string) -> string",
+        "dates",
         "The calendar date `YYYY-MM-DD` of a date or date-time string. A date-time keeps the "
         "date as written in its own offset; use `to_date(to_datetime(x))` for the UTC date.",
         (
@@ -234,7 +236,9 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "to_datetime", "to_datetime(value: string, tz?: string) -> string", "dates",
+        "to_datetime",
+        "to_datetime(value: string, tz?: string) -> string",
+        "dates",
         "An ISO 8601 UTC date-time `YYYY-MM-DDTHH:MM:SSZ` (fractions of a second are dropped). "
         "A value without an offset (or a plain date, read as midnight) is interpreted in the IANA "
         "time zone `tz`, default `UTC`; a value with an offset ignores `tz`. Ambiguous local times "
@@ -246,7 +250,9 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "format_date", "format_date(value: string, format: string) -> string", "dates",
+        "format_date",
+        "format_date(value: string, format: string) -> string",
+        "dates",
         "Formats a date or date-time with a Python `strftime` format (`%d.%m.%Y`, `%Y%m%d`, "
         "`%B %Y` with English month names). A date-time is formatted as written; convert it with "
         "`to_datetime` first to format in UTC.",
@@ -257,7 +263,9 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "add_duration", "add_duration(value: string, duration: string) -> string", "dates",
+        "add_duration",
+        "add_duration(value: string, duration: string) -> string",
+        "dates",
         "Adds a duration and keeps the input's form (a date stays a date, a date-time keeps its "
         "offset). Durations: `30d`, `2w`, `1h30m`, `45s`, `500ms`, or ISO 8601 `P1M`, "
         "`P1Y2M10DT2H`; "
@@ -268,12 +276,17 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
             Ex("add_duration(@, '30d')", "2026-01-15", "2026-02-14"),
             Ex("add_duration(@, '1h30m')", "2026-01-31T23:00:00Z", "2026-02-01T00:30:00Z"),
             Ex("add_duration(@, '-1d')", "2026-03-01", "2026-02-28"),
-            Ex("add_duration(@, 'P1Y2M10DT2H')", "2026-01-01T08:00:00+01:00",
-               "2027-03-11T10:00:00+01:00"),
+            Ex(
+                "add_duration(@, 'P1Y2M10DT2H')",
+                "2026-01-01T08:00:00+01:00",
+                "2027-03-11T10:00:00+01:00",
+            ),
         ),
     ),
     FunctionDoc(
-        "date_diff", "date_diff(start: string, end: string, unit: string) -> number", "dates",
+        "date_diff",
+        "date_diff(start: string, end: string, unit: string) -> number",
+        "dates",
         "Whole units from `start` to `end`, truncated toward zero and negative when `end` is "
         "earlier. Units: seconds, minutes, hours, days, weeks, months (whole calendar months, so "
         "Jan 31 to Feb 28 is one month). Dates count as midnight; if only one side has an offset, "
@@ -281,12 +294,17 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         (
             Ex("date_diff(start, end, 'days')", {"start": "2026-01-01", "end": "2026-03-01"}, 59),
             Ex("date_diff(start, end, 'months')", {"start": "2026-01-31", "end": "2026-02-28"}, 1),
-            Ex("date_diff(start, end, 'hours')",
-               {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T08:30:00Z"}, -1),
+            Ex(
+                "date_diff(start, end, 'hours')",
+                {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T08:30:00Z"},
+                -1,
+            ),
         ),
     ),
     FunctionDoc(
-        "duration_seconds", "duration_seconds(duration: string) -> number", "dates",
+        "duration_seconds",
+        "duration_seconds(duration: string) -> number",
+        "dates",
         "The length of a duration in seconds. Durations with months or years are rejected: they "
         "have no fixed length.",
         (
@@ -296,7 +314,9 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "start_of", "start_of(value: string, unit: string) -> string", "dates",
+        "start_of",
+        "start_of(value: string, unit: string) -> string",
+        "dates",
         "The start of the day, ISO week (Monday), month, quarter or year containing the value; a "
         "date stays a date, a date-time becomes midnight in its own offset.",
         (
@@ -306,12 +326,15 @@ DATE_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "end_of_month", "end_of_month(value: string) -> string", "dates",
+        "end_of_month",
+        "end_of_month(value: string) -> string",
+        "dates",
         "The last day of the value's month, as a date.",
         (
             Ex("end_of_month(@)", "2028-02-10", "2028-02-29"),
-            Ex("end_of_month(invoice_date)", {"invoice_date": "2026-04-30T18:00:00Z"},
-               "2026-04-30"),
+            Ex(
+                "end_of_month(invoice_date)", {"invoice_date": "2026-04-30T18:00:00Z"}, "2026-04-30"
+            ),
         ),
     ),
 )

@@ -20,8 +20,25 @@ from ._functions_base import FunctionExample as Ex
 # ISO 4217 currencies whose minor unit is not 2 (all others, including unknown codes, use 2).
 MINOR_UNITS: dict[str, int] = {
     **dict.fromkeys(
-        ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-         "VND", "VUV", "XAF", "XOF", "XPF"],
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
         0,
     ),
     **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
@@ -142,7 +159,9 @@ class MoneyFunctions:
 
 MONEY_DOCS: tuple[FunctionDoc, ...] = (
     FunctionDoc(
-        "round_money", "round_money(amount: number|string, currency: string) -> number", "money",
+        "round_money",
+        "round_money(amount: number|string, currency: string) -> number",
+        "money",
         "Rounds to the currency's ISO 4217 minor units (JPY and KRW 0, BHD, KWD and JOD 3, most "
         "others 2) with commercial rounding: halves go away from zero. Accepts numeric strings.",
         (
@@ -153,7 +172,8 @@ MONEY_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "to_minor_units", "to_minor_units(amount: number|string, currency: string) -> number",
+        "to_minor_units",
+        "to_minor_units(amount: number|string, currency: string) -> number",
         "money",
         "The amount as a whole number of minor units (cents), rounded first; what payment APIs "
         "such as Stripe expect.",
@@ -164,7 +184,8 @@ MONEY_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "from_minor_units", "from_minor_units(minor: number|string, currency: string) -> number",
+        "from_minor_units",
+        "from_minor_units(minor: number|string, currency: string) -> number",
         "money",
         "A whole number of minor units back to an amount.",
         (
@@ -174,11 +195,16 @@ MONEY_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "sum_money", "sum_money(amounts: array, currency: string) -> number", "money",
+        "sum_money",
+        "sum_money(amounts: array, currency: string) -> number",
+        "money",
         "The exact decimal sum of numbers or numeric strings, then rounded once to the currency.",
         (
-            Ex("sum_money(lines[].amount, 'EUR')",
-               {"lines": [{"amount": 0.1}, {"amount": 0.2}]}, 0.3),
+            Ex(
+                "sum_money(lines[].amount, 'EUR')",
+                {"lines": [{"amount": 0.1}, {"amount": 0.2}]},
+                0.3,
+            ),
             Ex("sum_money(@, 'EUR')", ["19.99", 5, 0.015], 25.01),
             Ex("sum_money(`[]`, 'USD')", None, 0),
         ),
@@ -192,8 +218,11 @@ MONEY_DOCS: tuple[FunctionDoc, ...] = (
         "minor units go to the earliest items with the largest remainders.",
         (
             Ex("allocate(`100`, `3`, 'EUR')", None, [33.34, 33.33, 33.33]),
-            Ex("allocate(fee, weights, 'EUR')", {"fee": 1000, "weights": [50, 30, 20]},
-               [500, 300, 200]),
+            Ex(
+                "allocate(fee, weights, 'EUR')",
+                {"fee": 1000, "weights": [50, 30, 20]},
+                [500, 300, 200],
+            ),
             Ex("allocate(`10`, `[1, 1, 1]`, 'JPY')", None, [4, 3, 3]),
             Ex("allocate(`-0.05`, `2`, 'USD')", None, [-0.03, -0.02]),
         ),

@@ -17,8 +17,21 @@ from ._functions_base import FunctionExample as Ex
 MAX_WIDTH = 10_000
 _TITLE_WORD = re.compile(r"(^|[\s\-])(\w)(\w*)")
 _TRANSLITERATE = str.maketrans(
-    {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "đ": "d",
-     "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH"}
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "ø": "o",
+        "Ø": "O",
+        "œ": "oe",
+        "Œ": "OE",
+        "đ": "d",
+        "Đ": "D",
+        "ł": "l",
+        "Ł": "L",
+        "þ": "th",
+        "Þ": "TH",
+    }
 )
 
 
@@ -137,20 +150,30 @@ class StringFunctions:
 
 STRING_DOCS: tuple[FunctionDoc, ...] = (
     FunctionDoc(
-        "upper", "upper(value: string) -> string", "strings", "Upper case.",
+        "upper",
+        "upper(value: string) -> string",
+        "strings",
+        "Upper case.",
         (Ex("upper(@)", "de01", "DE01"), Ex("upper(country)", {"country": "fr"}, "FR")),
     ),
     FunctionDoc(
-        "lower", "lower(value: string) -> string", "strings", "Lower case.",
+        "lower",
+        "lower(value: string) -> string",
+        "strings",
+        "Lower case.",
         (Ex("lower(@)", "Ada@Example.COM", "ada@example.com"), Ex("lower(@)", "EUR", "eur")),
     ),
     FunctionDoc(
-        "trim", "trim(value: string) -> string", "strings",
+        "trim",
+        "trim(value: string) -> string",
+        "strings",
         "Removes leading and trailing whitespace (spaces, tabs, line breaks).",
         (Ex("trim(@)", "  ACME Corp \n", "ACME Corp"), Ex("trim(@)", "   ", "")),
     ),
     FunctionDoc(
-        "title", "title(value: string) -> string", "strings",
+        "title",
+        "title(value: string) -> string",
+        "strings",
         "Capitalises each word (words are separated by whitespace or hyphens) and lower-cases "
         "the rest.",
         (
@@ -159,7 +182,9 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "replace", "replace(value: string, old: string, new: string) -> string", "strings",
+        "replace",
+        "replace(value: string, old: string, new: string) -> string",
+        "strings",
         "Replaces every occurrence of the literal text `old` (see `regex_replace` for patterns).",
         (
             Ex("replace(@, ' ', '')", "DE 123 456 789", "DE123456789"),
@@ -167,7 +192,9 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "split", "split(value: string, separator: string) -> array", "strings",
+        "split",
+        "split(value: string, separator: string) -> array",
+        "strings",
         "Splits at every occurrence of a non-empty separator; `join` is the built-in inverse.",
         (
             Ex("split(@, ';')", "a@x.com;b@x.com", ["a@x.com", "b@x.com"]),
@@ -175,7 +202,8 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "pad_left", "pad_left(value: string|number, width: number, char?: string) -> string",
+        "pad_left",
+        "pad_left(value: string|number, width: number, char?: string) -> string",
         "strings",
         "Pads on the left to `width` characters with `char` (default a space); longer values "
         "are kept whole. Numbers are padded as their digits.",
@@ -186,14 +214,16 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "pad_right", "pad_right(value: string|number, width: number, char?: string) -> string",
+        "pad_right",
+        "pad_right(value: string|number, width: number, char?: string) -> string",
         "strings",
         "Pads on the right to `width` characters with `char` (default a space), e.g. for "
         "fixed-width files.",
         (Ex("pad_right(@, `6`, '.')", "ab", "ab...."), Ex("pad_right(@, `4`)", "ab", "ab  ")),
     ),
     FunctionDoc(
-        "substring", "substring(value: string, start: number, length?: number) -> string",
+        "substring",
+        "substring(value: string, start: number, length?: number) -> string",
         "strings",
         "The characters from `start` (0-based; negative counts from the end), at most `length` "
         "of them, or up to the end.",
@@ -204,7 +234,9 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "slugify", "slugify(value: string) -> string", "strings",
+        "slugify",
+        "slugify(value: string) -> string",
+        "strings",
         "A URL- and id-safe slug: ASCII letters and digits in lower case joined by single "
         "hyphens (accents removed, ß as ss).",
         (
@@ -214,15 +246,24 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "regex_match", "regex_match(value: string, pattern: string) -> boolean", "strings",
+        "regex_match",
+        "regex_match(value: string, pattern: string) -> boolean",
+        "strings",
         "Whether the Python regular expression matches anywhere in the value; anchor with `^…$` "
         "to match the whole value. In a raw string literal `'…'` backslashes need no escaping.",
         (
             Ex("regex_match(@, '^[A-Z]{2}[0-9]{9}$')", "DE123456789", True),
             Ex("regex_match(@, '\\d')", "no digits", False),
-            Ex("accounts[?regex_match(email, '@example\\.com$')].id",
-               {"accounts": [{"id": 1, "email": "a@example.com"},
-                             {"id": 2, "email": "b@example.org"}]}, [1]),
+            Ex(
+                "accounts[?regex_match(email, '@example\\.com$')].id",
+                {
+                    "accounts": [
+                        {"id": 1, "email": "a@example.com"},
+                        {"id": 2, "email": "b@example.org"},
+                    ]
+                },
+                [1],
+            ),
         ),
     ),
     FunctionDoc(
@@ -237,19 +278,26 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "coalesce", "coalesce(value: any, ...fallbacks: any) -> any", "strings",
+        "coalesce",
+        "coalesce(value: any, ...fallbacks: any) -> any",
+        "strings",
         "The first of two or more arguments that is neither null nor the empty string; null if "
         "there is none. "
         "Unlike the built-in `not_null`, empty strings are skipped too.",
         (
-            Ex("coalesce(mobile, phone, 'n/a')", {"mobile": "", "phone": "+49 30 1234"},
-               "+49 30 1234"),
+            Ex(
+                "coalesce(mobile, phone, 'n/a')",
+                {"mobile": "", "phone": "+49 30 1234"},
+                "+49 30 1234",
+            ),
             Ex("coalesce(nickname, name)", {"name": "Ada"}, "Ada"),
             Ex("coalesce(a, b)", {}, None),
         ),
     ),
     FunctionDoc(
-        "default", "default(value: any, fallback: any) -> any", "strings",
+        "default",
+        "default(value: any, fallback: any) -> any",
+        "strings",
         "`fallback` when `value` is null, else `value` (empty strings, 0 and false are kept).",
         (
             Ex("default(discount, `0`)", {}, 0),
@@ -258,18 +306,25 @@ STRING_DOCS: tuple[FunctionDoc, ...] = (
         ),
     ),
     FunctionDoc(
-        "uuid5", "uuid5(namespace: string, name: string|number) -> string", "strings",
+        "uuid5",
+        "uuid5(namespace: string, name: string|number) -> string",
+        "strings",
         "A deterministic UUID (version 5) for `name` within a namespace, where the namespace is "
         "itself `uuid5(NAMESPACE_URL, namespace)`: the same inputs always give the same id, "
         "which makes it a stable external id or idempotency key.",
         (
-            Ex("uuid5('seamline.crm', id)", {"id": "0065g00000Xyz"},
-               "62281630-5a56-53c0-b23d-147681dd22c9"),
+            Ex(
+                "uuid5('seamline.crm', id)",
+                {"id": "0065g00000Xyz"},
+                "62281630-5a56-53c0-b23d-147681dd22c9",
+            ),
             Ex("uuid5('seamline.erp', `42`)", None, "cea62b8e-a9f3-58e1-a96b-e272135a4ed0"),
         ),
     ),
     FunctionDoc(
-        "hash", "hash(value: string) -> string", "strings",
+        "hash",
+        "hash(value: string) -> string",
+        "strings",
         "The first 16 hex characters of the SHA-256 of the UTF-8 text: a short, stable "
         "fingerprint (use `to_string` first for objects).",
         (

@@ -130,14 +130,19 @@ class IntegrationFunctions(
 
 LOOKUP_DOCS: tuple[FunctionDoc, ...] = (
     FunctionDoc(
-        "lookup", "lookup(table: string, key: any, default?: any) -> any", "lookup",
+        "lookup",
+        "lookup(table: string, key: any, default?: any) -> any",
+        "lookup",
         "The value stored under `key` in the reference table `table` (a file "
         "`flows/lookups/<table>.yaml` mapping keys to values or rows). Keys are compared as "
-        "strings, so the number `42` finds `\"42\"`. A missing key returns `default` if given "
+        'strings, so the number `42` finds `"42"`. A missing key returns `default` if given '
         "(even `null`), else the run fails with a LookupMissingError naming the table and key.",
         (
-            Ex("lookup('legal_entities', data.legal_entity).currency",
-               {"data": {"legal_entity": "DE01"}}, "EUR"),
+            Ex(
+                "lookup('legal_entities', data.legal_entity).currency",
+                {"data": {"legal_entity": "DE01"}},
+                "EUR",
+            ),
             Ex("lookup('cost_centers', cost_center)", {"cost_center": 42}, "Data & Analytics"),
             Ex("lookup('legal_entities', 'XX01', `null`)", None, None),
             Ex("lookup('cost_centers', code, 'unassigned')", {"code": "999"}, "unassigned"),

@@ -46,7 +46,9 @@ class CompiledTemplate:
         try:
             text = self._template.render(document)
         except SecurityError as exc:
-            raise ExpressionError(f"template {self.source_name} was refused by the sandbox: {exc}") from exc
+            raise ExpressionError(
+                f"template {self.source_name} was refused by the sandbox: {exc}"
+            ) from exc
         except TemplateError as exc:
             raise ExpressionError(f"template {self.source_name} failed: {exc}") from exc
         except (ValueError, LookupError, TypeError) as exc:
@@ -85,34 +87,61 @@ class TemplateEngine:
         try:
             template = self.env.from_string(text)
         except TemplateSyntaxError as exc:
-            return TemplateProblem(exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}", _HINT)
+            return TemplateProblem(
+                exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}", _HINT
+            )
         return CompiledTemplate(name, template, as_json=False)
 
     def compile_file(self, relative: str) -> CompiledTemplate | TemplateProblem:
         """`relative` is relative to `flows/` (e.g. `templates/erp_customer.json.j2`)."""
         path = self.root / "flows" / relative
         if not path.is_file():
-            return TemplateProblem(1, "template.missing", f"template file flows/{relative} does not exist",
-                                   "template paths are relative to the flows/ folder")
+            return TemplateProblem(
+                1,
+                "template.missing",
+                f"template file flows/{relative} does not exist",
+                "template paths are relative to the flows/ folder",
+            )
         try:
             template = self.env.get_template(relative)
         except TemplateSyntaxError as exc:
-            return TemplateProblem(exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}",
-                                   _HINT, file=f"flows/{exc.name or relative}")
-        return CompiledTemplate(f"flows/{relative}", template, as_json=relative.endswith(".json.j2"))
+            return TemplateProblem(
+                exc.lineno or 1,
+                "template.syntax",
+                f"Jinja syntax error: {exc.message}",
+                _HINT,
+                file=f"flows/{exc.name or relative}",
+            )
+        return CompiledTemplate(
+            f"flows/{relative}", template, as_json=relative.endswith(".json.j2")
+        )
 
     def references(self, text: str) -> Iterator[TemplateReference]:
         """Root names the template reads, with `steps.<id>` step ids (for load-time checks)."""
         ast = self.env.parse(text)
-        assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")} | _JINJA_SPECIAL
+        assigned = {
+            n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")
+        } | _JINJA_SPECIAL
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             inner = node.node
-            if isinstance(inner, nodes.Name) and inner.name == "steps" and inner.name not in assigned:
-                key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if (
+                isinstance(inner, nodes.Name)
+                and inner.name == "steps"
+                and inner.name not in assigned
+            ):
+                key = (
+                    node.attr
+                    if isinstance(node, nodes.Getattr)
+                    else getattr(node.arg, "value", None)
+                )
                 if isinstance(key, str):
                     yield TemplateReference("steps", key, node.lineno)
         for name in ast.find_all(nodes.Name):
-            if name.ctx == "load" and name.name not in assigned and name.name not in self.env.globals:
+            if (
+                name.ctx == "load"
+                and name.name not in assigned
+                and name.name not in self.env.globals
+            ):
                 yield TemplateReference(name.name, None, name.lineno)
 
     def source_of(self, relative: str) -> str:

@@ -49,10 +49,14 @@ class CompiledExpression:
         try:
             return self._parsed.search(document, options=self._options)
         except jp_exceptions.JMESPathError as exc:
-            raise ExpressionError(f"expression `{self.source}` failed: {exc}", source=self.source) from exc
+            raise ExpressionError(
+                f"expression `{self.source}` failed: {exc}", source=self.source
+            ) from exc
         except (ValueError, LookupError) as exc:
             # custom functions raise their own, already readable, errors
-            raise ExpressionError(f"expression `{self.source}` failed: {exc}", source=self.source) from exc
+            raise ExpressionError(
+                f"expression `{self.source}` failed: {exc}", source=self.source
+            ) from exc
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.source!r})"
@@ -64,7 +68,9 @@ _parser = Parser()
 def parse_expression(source: str) -> ParsedResult | ExpressionProblem:
     """Parse `source`, or describe why it does not parse."""
     if not source.strip():
-        return ExpressionProblem(0, "expr.empty", "empty expression", "write a JMESPath expression such as data.id")
+        return ExpressionProblem(
+            0, "expr.empty", "empty expression", "write a JMESPath expression such as data.id"
+        )
     try:
         return _parser.parse(source)
     except jp_exceptions.LexerError as exc:
@@ -94,7 +100,7 @@ def parse_expression(source: str) -> ParsedResult | ExpressionProblem:
 def _hint_for(source: str) -> str:
     if "'" in source and "==" in source:
         return "JMESPath string literals use single quotes ('Closed Won'), numbers use backticks (`10`)"
-    if "[\"" in source:
+    if '["' in source:
         return 'quote an odd key with double quotes after a dot: steps."my-step"'
     return "see docs/language.md#expressions; literals: 'text', `10`, `true`, `null`"
 
@@ -143,7 +149,11 @@ def references(expr: CompiledExpression) -> Iterator[Reference]:
     def walk(node: dict[str, Any], rooted: bool) -> Iterator[Reference]:
         kind = node["type"]
         children = node.get("children", [])
-        names = _chain(node) if rooted and kind in ("field", "subexpression", "index_expression") else []
+        names = (
+            _chain(node)
+            if rooted and kind in ("field", "subexpression", "index_expression")
+            else []
+        )
         if names:
             step = names[1] if names[0] == "steps" and len(names) > 1 else None
             yield Reference(names[0], step, offset_of(names), tuple(names))

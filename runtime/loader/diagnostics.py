@@ -77,16 +77,24 @@ def _pick_member(annotation: Any, data: Any) -> Any:
 def _field_by_key(model: type[BaseModel], key: str) -> Any:
     for name, info in model.model_fields.items():
         if key in (name, info.alias):
-            return info.annotation if not info.metadata else typing.Annotated[(info.annotation, *info.metadata)]
+            return (
+                info.annotation
+                if not info.metadata
+                else typing.Annotated[(info.annotation, *info.metadata)]
+            )
     return None
 
 
-def model_at(root: type[BaseModel], data: Any, path: tuple[str | int, ...]) -> type[BaseModel] | None:
+def model_at(
+    root: type[BaseModel], data: Any, path: tuple[str | int, ...]
+) -> type[BaseModel] | None:
     """The spec model that validates the mapping at `path` of `data`, if one does."""
     annotation: Any = root
     value = data
     for segment in path:
-        core = _pick_member(annotation, value) if _members(annotation)[1:] else _unwrap(annotation)[0]
+        core = (
+            _pick_member(annotation, value) if _members(annotation)[1:] else _unwrap(annotation)[0]
+        )
         if core is None:
             return None
         if isinstance(core, type) and issubclass(core, BaseModel):
@@ -118,10 +126,21 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     value = data
     for segment in loc:
-        if isinstance(value, dict) and segment in value or isinstance(value, list) and isinstance(segment, int) and segment < len(value):
+        if (
+            isinstance(value, dict)
+            and segment in value
+            or isinstance(value, list)
+            and isinstance(segment, int)
+            and segment < len(value)
+        ):
             path.append(segment)
             value = value[segment]
-        elif isinstance(value, dict) and isinstance(segment, str) and segment not in value and segment == loc[-1]:
+        elif (
+            isinstance(value, dict)
+            and isinstance(segment, str)
+            and segment not in value
+            and segment == loc[-1]
+        ):
             # a missing or unknown key (a union tag is never the last segment)
             path.append(segment)
         # anything else is a tag or a class name that pydantic adds to loc
@@ -154,17 +173,26 @@ def pydantic_diagnostics(
             parent_model = model_at(root, data, path[:-1])
             choices = allowed_keys(parent_model) if parent_model else []
             if kind_names and parent_model is not None and getattr(parent_model, "kind_key", ""):
-                choices = [c for c in choices] + [k for k in kind_names if k != parent_model.kind_key]
+                choices = [c for c in choices] + [
+                    k for k in kind_names if k != parent_model.kind_key
+                ]
                 if key in kind_names:
-                    diag = source_map.diagnostic(full, "spec.two_kinds",
-                                                 f"a step has one kind; this one also has `{key}`",
-                                                 "split it into two steps", at_key=True)
+                    diag = source_map.diagnostic(
+                        full,
+                        "spec.two_kinds",
+                        f"a step has one kind; this one also has `{key}`",
+                        "split it into two steps",
+                        at_key=True,
+                    )
                     out.append(diag)
                     continue
             expected = ", ".join(allowed_keys(parent_model)) if parent_model else None
             hint = did_you_mean(key, choices) or (f"allowed keys: {expected}" if expected else None)
-            out.append(source_map.diagnostic(full, "spec.unknown_key", f"unknown key `{key}`",
-                                             hint, at_key=True))
+            out.append(
+                source_map.diagnostic(
+                    full, "spec.unknown_key", f"unknown key `{key}`", hint, at_key=True
+                )
+            )
         elif kind == "missing":
             key = str(path[-1]) if path else "?"
             parent_model = model_at(root, data, path[:-1])
@@ -172,10 +200,18 @@ def pydantic_diagnostics(
             if parent_model is not None:
                 for name, info in parent_model.model_fields.items():
                     if key in (name, info.alias) and info.description:
-                        field_doc = f" ({info.description[0].lower()}{info.description[1:].rstrip('.')})"
-            out.append(source_map.diagnostic(full[:-1], "spec.missing_key",
-                                             f"missing required key `{key}`{field_doc}",
-                                             f"add `{key}:`", at_key=True))
+                        field_doc = (
+                            f" ({info.description[0].lower()}{info.description[1:].rstrip('.')})"
+                        )
+            out.append(
+                source_map.diagnostic(
+                    full[:-1],
+                    "spec.missing_key",
+                    f"missing required key `{key}`{field_doc}",
+                    f"add `{key}:`",
+                    at_key=True,
+                )
+            )
         elif kind == "step_kind":
             out.append(_step_kind_diagnostic(data, path, full, source_map, kind_names or []))
         elif kind in ("union_tag_not_found", "union_tag_invalid"):
@@ -185,9 +221,24 @@ def pydantic_diagnostics(
             if kind == "union_tag_invalid":
                 message = f"unknown kind {tag!r}; expected one of {expected}"
                 hint = did_you_mean(str(tag), choices)
-                out.append(source_map.diagnostic((*full, ctx.get("discriminator", "'kind'").strip("'")), "spec.unknown_kind", message, hint))
+                out.append(
+                    source_map.diagnostic(
+                        (*full, ctx.get("discriminator", "'kind'").strip("'")),
+                        "spec.unknown_kind",
+                        message,
+                        hint,
+                    )
+                )
             else:
-                out.append(source_map.diagnostic(full, "spec.missing_kind", f"missing `kind` (one of {expected})", "add `kind: http`", at_key=True))
+                out.append(
+                    source_map.diagnostic(
+                        full,
+                        "spec.missing_kind",
+                        f"missing `kind` (one of {expected})",
+                        "add `kind: http`",
+                        at_key=True,
+                    )
+                )
         else:
             message, hint = _describe(err, path)
             out.append(source_map.diagnostic(full, f"spec.{kind}", message, hint))
@@ -201,29 +252,43 @@ def pydantic_diagnostics(
 
 
 def _step_kind_diagnostic(
-    data: Any, path: tuple[str | int, ...], full: tuple[str | int, ...], source_map: SourceMap, kinds: list[str]
+    data: Any,
+    path: tuple[str | int, ...],
+    full: tuple[str | int, ...],
+    source_map: SourceMap,
+    kinds: list[str],
 ) -> Diagnostic:
     value = data
     for segment in path:
         value = value[segment]
     if not isinstance(value, dict):
-        return source_map.diagnostic(full, "spec.step_not_mapping", "a step must be a mapping",
-                                     "write `- id: my_step` followed by its kind key, e.g. `call: erp.find_customer`")
+        return source_map.diagnostic(
+            full,
+            "spec.step_not_mapping",
+            "a step must be a mapping",
+            "write `- id: my_step` followed by its kind key, e.g. `call: erp.find_customer`",
+        )
     present = [k for k in kinds if k in value]
     if len(present) > 1:
-        return source_map.diagnostic((*full, present[1]), "spec.two_kinds",
-                                     f"a step has exactly one kind; this one has {', '.join(present)}",
-                                     "split it into one step per kind", at_key=True)
+        return source_map.diagnostic(
+            (*full, present[1]),
+            "spec.two_kinds",
+            f"a step has exactly one kind; this one has {', '.join(present)}",
+            "split it into one step per kind",
+            at_key=True,
+        )
     common = {"id", "description", "if", "timeout", "retry", "with", "undo"}
     for key in value:
         if key in common:
             continue
         hint = did_you_mean(key, kinds)
         if hint:
-            return source_map.diagnostic((*full, key), "spec.unknown_kind", f"unknown step kind `{key}`",
-                                         hint, at_key=True)
-    return source_map.diagnostic(full, "spec.no_kind", "this step has no kind key",
-                                 f"add one of: {', '.join(kinds)}")
+            return source_map.diagnostic(
+                (*full, key), "spec.unknown_kind", f"unknown step kind `{key}`", hint, at_key=True
+            )
+    return source_map.diagnostic(
+        full, "spec.no_kind", "this step has no kind key", f"add one of: {', '.join(kinds)}"
+    )
 
 
 def _describe(err: dict[str, Any], path: tuple[str | int, ...]) -> tuple[str, str | None]:
@@ -237,20 +302,59 @@ def _describe(err: dict[str, Any], path: tuple[str | int, ...]) -> tuple[str, st
         expected = expected or f"text matching {ctx.get('pattern')}"
         return f"{got!r} is not {expected}", None
     if kind == "literal_error":
-        options = [o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        options = [
+            o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
+        ]
         hint = did_you_mean(str(got), [o for o in options if o])
         return f"{got!r} is not allowed; expected {ctx.get('expected')}", hint
-    if kind in ("string_type", "int_type", "int_parsing", "float_type", "bool_type", "dict_type",
-                "list_type", "model_type", "float_parsing", "bool_parsing", "model_attributes_type"):
-        expected = {"dict": "mapping", "model": "mapping", "str": "string", "int": "integer", "float": "number",
-                    "bool": "boolean", "list": "list"}.get(kind.split("_")[0], kind.split("_")[0])
-        return f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, got {_json_type(got)}", None
+    if kind in (
+        "string_type",
+        "int_type",
+        "int_parsing",
+        "float_type",
+        "bool_type",
+        "dict_type",
+        "list_type",
+        "model_type",
+        "float_parsing",
+        "bool_parsing",
+        "model_attributes_type",
+    ):
+        expected = {
+            "dict": "mapping",
+            "model": "mapping",
+            "str": "string",
+            "int": "integer",
+            "float": "number",
+            "bool": "boolean",
+            "list": "list",
+        }.get(kind.split("_")[0], kind.split("_")[0])
+        return (
+            f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, got {_json_type(got)}",
+            None,
+        )
     if kind == "value_error":
         return str(ctx.get("error") or err["msg"]), None
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than", "too_short", "too_long"):
-        text = err["msg"].replace("Input should be", "must be").replace("Value should have", "must have")
-        text = text.replace("List should have", "must have").replace("Dictionary should have", "must have")
-        return f"{text}, got {_json_type(got) if not isinstance(got, list | dict) else _size(got)}", None
+    if kind in (
+        "greater_than_equal",
+        "greater_than",
+        "less_than_equal",
+        "less_than",
+        "too_short",
+        "too_long",
+    ):
+        text = (
+            err["msg"]
+            .replace("Input should be", "must be")
+            .replace("Value should have", "must have")
+        )
+        text = text.replace("List should have", "must have").replace(
+            "Dictionary should have", "must have"
+        )
+        return (
+            f"{text}, got {_json_type(got) if not isinstance(got, list | dict) else _size(got)}",
+            None,
+        )
     return err["msg"][0].lower() + err["msg"][1:], None
 
 

@@ -22,7 +22,9 @@ CompatibilityMode = Literal[
 class ContractMeta(SpecModel):
     """Who owns an event type and how its versions may change."""
 
-    description: str | None = Field(default=None, description="What the event means, in business terms.")
+    description: str | None = Field(
+        default=None, description="What the event means, in business terms."
+    )
     owner: str | None = Field(default=None, description="The system or team that publishes it.")
     compatibility: CompatibilityMode = Field(
         default="BACKWARD_TRANSITIVE",

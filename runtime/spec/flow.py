@@ -56,14 +56,20 @@ class FlowSpec(SpecModel):
         pattern=r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$",
         description="Semantic version of the flow, shown in runs.",
     )
-    description: str | None = Field(default=None, description="What the flow does, in one sentence.")
-    on: EventTrigger | ScheduleTrigger = Field(description="What starts a run: an event type or a schedule.")
+    description: str | None = Field(
+        default=None, description="What the flow does, in one sentence."
+    )
+    on: EventTrigger | ScheduleTrigger = Field(
+        description="What starts a run: an event type or a schedule."
+    )
     key: Expression | None = Field(
         default=None,
         description="The business key: one run per key value; a duplicate event starts nothing.",
         examples=["data.opportunity_id"],
     )
-    sla: Duration | None = Field(default=None, description="Runs taking longer are flagged as SLA breaches.")
+    sla: Duration | None = Field(
+        default=None, description="Runs taking longer are flagged as SLA breaches."
+    )
     vars: dict[Identifier, Value] = Field(
         default_factory=dict,
         description="Named values computed once at the start of a run, in order; read as `vars.<name>`.",
@@ -74,4 +80,3 @@ class FlowSpec(SpecModel):
         default=None,
         description="The run's result (what a `subflow` step returns); defaults to the last step's output.",
     )
-

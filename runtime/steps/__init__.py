@@ -21,4 +21,13 @@ _namespace = {"AnyStep": AnyStep}
 for _model in (switch.IfArm, switch.ElseArm, *(k.config for k in STEP_KINDS.values()), FlowSpec):
     _model.model_rebuild(force=True, _types_namespace=_namespace)
 
-__all__ = ["STEP_KINDS", "AnyStep", "EventTrigger", "FlowSpec", "OnError", "ScheduleTrigger", "StepConfig", "kind_of"]
+__all__ = [
+    "STEP_KINDS",
+    "AnyStep",
+    "EventTrigger",
+    "FlowSpec",
+    "OnError",
+    "ScheduleTrigger",
+    "StepConfig",
+    "kind_of",
+]

@@ -23,14 +23,20 @@ class StepConfig(SpecModel):
 
     kind_key: ClassVar[str] = ""
 
-    id: Identifier = Field(description="Unique step id in the flow; `steps.<id>.output` reads its result.")
-    description: str | None = Field(default=None, description="What the step is for, for readers and the dashboard.")
+    id: Identifier = Field(
+        description="Unique step id in the flow; `steps.<id>.output` reads its result."
+    )
+    description: str | None = Field(
+        default=None, description="What the step is for, for readers and the dashboard."
+    )
     if_: Expression | None = Field(
         default=None,
         alias="if",
         description="Run the step only when this JMESPath expression is truthy; otherwise it is skipped (output null).",
     )
-    timeout: Duration | None = Field(default=None, description="Fail the attempt if it takes longer than this.")
+    timeout: Duration | None = Field(
+        default=None, description="Fail the attempt if it takes longer than this."
+    )
 
 
 class StepNode(Protocol):
@@ -57,15 +63,21 @@ STEP_KINDS: dict[str, StepKind] = {}
 
 def step_kind(
     config: type[StepConfig], *, summary: str, examples: tuple[str, ...] = ()
-) -> Callable[[Callable[[Any, CompileContext], StepNode]], Callable[[Any, CompileContext], StepNode]]:
+) -> Callable[
+    [Callable[[Any, CompileContext], StepNode]], Callable[[Any, CompileContext], StepNode]
+]:
     """Register a step kind: `config` is its pydantic model, the decorated function compiles it."""
     name = config.kind_key
-    if not name or name not in config.model_fields and name not in {
-        f.alias for f in config.model_fields.values()
-    }:
+    if (
+        not name
+        or name not in config.model_fields
+        and name not in {f.alias for f in config.model_fields.values()}
+    ):
         raise TypeError(f"{config.__name__}.kind_key must name one of its fields")
 
-    def register(fn: Callable[[Any, CompileContext], StepNode]) -> Callable[[Any, CompileContext], StepNode]:
+    def register(
+        fn: Callable[[Any, CompileContext], StepNode],
+    ) -> Callable[[Any, CompileContext], StepNode]:
         if name in STEP_KINDS:
             raise TypeError(f"step kind {name!r} registered twice")
         STEP_KINDS[name] = StepKind(name, config, fn, summary, examples)

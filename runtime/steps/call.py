@@ -25,7 +25,11 @@ class UndoConfig(SpecModel):
     """The compensating call, run if a later step fails and `on_error.compensate` is set."""
 
     call: str = OperationRef
-    with_: Value = Field(default=None, alias="with", description="The undo call's input; may read `steps.<this step>.output`.")
+    with_: Value = Field(
+        default=None,
+        alias="with",
+        description="The undo call's input; may read `steps.<this step>.output`.",
+    )
     retry: RetrySetting | None = Field(default=None, description="Retry policy of the undo call.")
 
 
@@ -38,7 +42,8 @@ class CallConfig(StepConfig):
         description="The operation's input: a mapping of values, or `{template: templates/x.json.j2}` for a file template.",
     )
     retry: RetrySetting | None = Field(
-        default=None, description="A retry policy, or the name of one in seamline.yaml; default: the workspace's."
+        default=None,
+        description="A retry policy, or the name of one in seamline.yaml; default: the workspace's.",
     )
     undo: UndoConfig | None = Field(default=None, description="How to compensate this call.")
 
@@ -76,8 +81,14 @@ EXAMPLE = """\
 """
 
 
-@step_kind(CallConfig, summary="Call a connector operation; its result is the step's output.", examples=(EXAMPLE,))
-def compile_call(config: CallConfig, cc: CompileContext, path: tuple[str | int, ...]) -> CallStep | None:
+@step_kind(
+    CallConfig,
+    summary="Call a connector operation; its result is the step's output.",
+    examples=(EXAMPLE,),
+)
+def compile_call(
+    config: CallConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> CallStep | None:
     operation = cc.operation(config.call, (*path, "call"))
     payload = cc.value(config.with_, (*path, "with"))
     retry = cc.retry(config.retry, (*path, "retry"))
@@ -94,4 +105,12 @@ def compile_call(config: CallConfig, cc: CompileContext, path: tuple[str | int, 
             )
     if operation is None:
         return None
-    return CallStep(id=config.id, kind="call", path=path, operation=operation, payload=payload, retry=retry, undo=undo)
+    return CallStep(
+        id=config.id,
+        kind="call",
+        path=path,
+        operation=operation,
+        payload=payload,
+        retry=retry,
+        undo=undo,
+    )

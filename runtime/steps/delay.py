@@ -31,5 +31,9 @@ EXAMPLE = """\
 
 
 @step_kind(DelayConfig, summary="Wait for a duration before the next step.", examples=(EXAMPLE,))
-def compile_delay(config: DelayConfig, cc: CompileContext, path: tuple[str | int, ...]) -> DelayStep:
-    return DelayStep(id=config.id, kind="delay", path=path, seconds=cc.duration(config.delay) or 0.0)
+def compile_delay(
+    config: DelayConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> DelayStep:
+    return DelayStep(
+        id=config.id, kind="delay", path=path, seconds=cc.duration(config.delay) or 0.0
+    )

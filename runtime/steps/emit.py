@@ -19,8 +19,12 @@ class EmitConfig(StepConfig):
     kind_key = "emit"
     emit: EventType = Field(description="The event type to publish; a contract must exist for it.")
     data: Value = Field(description="The event's data; must satisfy the contract.")
-    subject: Value = Field(default=None, description="The business key carried in the CloudEvents `subject`.")
-    version: int | None = Field(default=None, ge=1, description="Contract version to publish; default the latest.")
+    subject: Value = Field(
+        default=None, description="The business key carried in the CloudEvents `subject`."
+    )
+    version: int | None = Field(
+        default=None, ge=1, description="Contract version to publish; default the latest."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,13 +49,25 @@ EXAMPLE = """\
 """
 
 
-@step_kind(EmitConfig, summary="Publish a CloudEvent, validated against its contract.", examples=(EXAMPLE,))
-def compile_emit(config: EmitConfig, cc: CompileContext, path: tuple[str | int, ...]) -> EmitStep | None:
+@step_kind(
+    EmitConfig, summary="Publish a CloudEvent, validated against its contract.", examples=(EXAMPLE,)
+)
+def compile_emit(
+    config: EmitConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> EmitStep | None:
     version = cc.contract_version(config.emit, config.version, (*path, "emit"))
     data = cc.value(config.data, (*path, "data"))
     subject = cc.value(config.subject, (*path, "subject")) if config.subject is not None else None
     if version is None:
         return None
     for sub_path, code, message, hint, at_key in check_static_shape(config.data, version.schema):
-        cc.error((*path, "data", *sub_path), code, f"{message} (contract {version.type} v{version.version})", hint, at_key=at_key)
-    return EmitStep(id=config.id, kind="emit", path=path, contract=version, data=data, subject=subject)
+        cc.error(
+            (*path, "data", *sub_path),
+            code,
+            f"{message} (contract {version.type} v{version.version})",
+            hint,
+            at_key=at_key,
+        )
+    return EmitStep(
+        id=config.id, kind="emit", path=path, contract=version, data=data, subject=subject
+    )

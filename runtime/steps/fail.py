@@ -49,6 +49,16 @@ EXAMPLE = """\
 """
 
 
-@step_kind(FailConfig, summary="End the run with an error; `on_error` decides what happens next.", examples=(EXAMPLE,))
+@step_kind(
+    FailConfig,
+    summary="End the run with an error; `on_error` decides what happens next.",
+    examples=(EXAMPLE,),
+)
 def compile_fail(config: FailConfig, cc: CompileContext, path: tuple[str | int, ...]) -> FailStep:
-    return FailStep(id=config.id, kind="fail", path=path, message=cc.value(config.fail, (*path, "fail")), code=config.code)
+    return FailStep(
+        id=config.id,
+        kind="fail",
+        path=path,
+        message=cc.value(config.fail, (*path, "fail")),
+        code=config.code,
+    )

@@ -21,11 +21,22 @@ if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
 
 class ForEachConfig(StepConfig):
     kind_key = "for_each"
-    for_each: Expression = Field(description="JMESPath giving the list to iterate.", examples=["data.lines"])
-    as_: Identifier = Field(default="item", alias="as", description="Name of the current item inside the loop (`index` is its position).")
-    steps: list[AnyStep] = Field(min_length=1, description="Steps run for each item; their outputs are local to the iteration.")
+    for_each: Expression = Field(
+        description="JMESPath giving the list to iterate.", examples=["data.lines"]
+    )
+    as_: Identifier = Field(
+        default="item",
+        alias="as",
+        description="Name of the current item inside the loop (`index` is its position).",
+    )
+    steps: list[AnyStep] = Field(
+        min_length=1,
+        description="Steps run for each item; their outputs are local to the iteration.",
+    )
     concurrency: int = Field(default=1, ge=1, le=64, description="How many items run at once.")
-    output: Value = Field(default=None, description="Each iteration's result; defaults to its last step's output.")
+    output: Value = Field(
+        default=None, description="Each iteration's result; defaults to its last step's output."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +52,9 @@ class ForEachStep(StepNodeBase):
         if items is None:
             return []
         if not isinstance(items, list):
-            raise ExpressionError(f"for_each `{self.items.source}` gave {type(items).__name__}, expected a list")
+            raise ExpressionError(
+                f"for_each `{self.items.source}` gave {type(items).__name__}, expected a list"
+            )
         results: list[Any] = [None] * len(items)
         limiter = anyio.Semaphore(self.concurrency)
 
@@ -49,7 +62,9 @@ class ForEachStep(StepNodeBase):
             async with limiter:
                 child = rc.fork({self.name: item, "index": index}, f"{self.id}[{index}]")
                 last = await child.run_steps(self.steps)
-                results[index] = self.output.evaluate(child.document) if self.output is not None else last
+                results[index] = (
+                    self.output.evaluate(child.document) if self.output is not None else last
+                )
 
         if self.concurrency == 1:
             for index, item in enumerate(items):
@@ -75,7 +90,9 @@ EXAMPLE = """\
 
 
 @step_kind(ForEachConfig, summary="Repeat steps for each item of a list.", examples=(EXAMPLE,))
-def compile_for_each(config: ForEachConfig, cc: CompileContext, path: tuple[str | int, ...]) -> ForEachStep | None:
+def compile_for_each(
+    config: ForEachConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> ForEachStep | None:
     items = cc.expression(config.for_each, (*path, "for_each"))
     with cc.loop(path, (config.as_, "index")):
         steps = cc.steps(config.steps, (*path, "steps"))
@@ -83,6 +100,13 @@ def compile_for_each(config: ForEachConfig, cc: CompileContext, path: tuple[str 
     if items is None:
         return None
     return ForEachStep(
-        id=config.id, kind="for_each", path=path, items=items, name=config.as_, steps=steps,
-        concurrency=config.concurrency, output=output, children=(("each", steps),),
+        id=config.id,
+        kind="for_each",
+        path=path,
+        items=items,
+        name=config.as_,
+        steps=steps,
+        concurrency=config.concurrency,
+        output=output,
+        children=(("each", steps),),
     )

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
 class ParallelConfig(StepConfig):
     kind_key = "parallel"
     parallel: dict[Identifier, list[AnyStep]] = Field(
-        min_length=2, description="Branch name -> steps. Branches run concurrently; if one fails the others are cancelled."
+        min_length=2,
+        description="Branch name -> steps. Branches run concurrently; if one fails the others are cancelled.",
     )
 
 
@@ -53,7 +54,18 @@ EXAMPLE = """\
 """
 
 
-@step_kind(ParallelConfig, summary="Run branches concurrently; later steps read each branch's step outputs.", examples=(EXAMPLE,))
-def compile_parallel(config: ParallelConfig, cc: CompileContext, path: tuple[str | int, ...]) -> ParallelStep:
-    branches = tuple((name, cc.steps(steps, (*path, "parallel", name))) for name, steps in config.parallel.items())
-    return ParallelStep(id=config.id, kind="parallel", path=path, branches=branches, children=branches)
+@step_kind(
+    ParallelConfig,
+    summary="Run branches concurrently; later steps read each branch's step outputs.",
+    examples=(EXAMPLE,),
+)
+def compile_parallel(
+    config: ParallelConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> ParallelStep:
+    branches = tuple(
+        (name, cc.steps(steps, (*path, "parallel", name)))
+        for name, steps in config.parallel.items()
+    )
+    return ParallelStep(
+        id=config.id, kind="parallel", path=path, branches=branches, children=branches
+    )

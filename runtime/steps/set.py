@@ -16,7 +16,8 @@ from runtime.steps._registry import StepConfig, step_kind
 class SetConfig(StepConfig):
     kind_key = "set"
     set: dict[Identifier, Value] = Field(
-        min_length=1, description="Name -> value; later steps read them as `vars.<name>` or `steps.<id>.output.<name>`."
+        min_length=1,
+        description="Name -> value; later steps read them as `vars.<name>` or `steps.<id>.output.<name>`.",
     )
 
 
@@ -40,7 +41,11 @@ EXAMPLE = """\
 """
 
 
-@step_kind(SetConfig, summary="Compute values; they become `vars.<name>` for later steps.", examples=(EXAMPLE,))
+@step_kind(
+    SetConfig,
+    summary="Compute values; they become `vars.<name>` for later steps.",
+    examples=(EXAMPLE,),
+)
 def compile_set(config: SetConfig, cc: CompileContext, path: tuple[str | int, ...]) -> SetStep:
     values = tuple((name, cc.value(raw, (*path, "set", name))) for name, raw in config.set.items())
     return SetStep(id=config.id, kind="set", path=path, values=values)

@@ -15,7 +15,9 @@ from runtime.steps._registry import StepConfig, step_kind
 
 class SubflowConfig(StepConfig):
     kind_key = "subflow"
-    subflow: Identifier = Field(description="Name of the flow to run; it sees `with` as its `data`.")
+    subflow: Identifier = Field(
+        description="Name of the flow to run; it sees `with` as its `data`."
+    )
     with_: Value = Field(default=None, alias="with", description="The subflow's `data`.")
 
 
@@ -35,7 +37,17 @@ EXAMPLE = """\
 """
 
 
-@step_kind(SubflowConfig, summary="Run another flow as one step and use its output.", examples=(EXAMPLE,))
-def compile_subflow(config: SubflowConfig, cc: CompileContext, path: tuple[str | int, ...]) -> SubflowStep:
+@step_kind(
+    SubflowConfig, summary="Run another flow as one step and use its output.", examples=(EXAMPLE,)
+)
+def compile_subflow(
+    config: SubflowConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> SubflowStep:
     cc.subflow(config.subflow, (*path, "subflow"))
-    return SubflowStep(id=config.id, kind="subflow", path=path, flow=config.subflow, data=cc.value(config.with_, (*path, "with")))
+    return SubflowStep(
+        id=config.id,
+        kind="subflow",
+        path=path,
+        flow=config.subflow,
+        data=cc.value(config.with_, (*path, "with")),
+    )

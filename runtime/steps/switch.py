@@ -26,7 +26,9 @@ class IfArm(SpecModel):
 class ElseArm(SpecModel):
     """The arm taken when no other arm matched; must come last."""
 
-    else_: list[AnyStep] = Field(alias="else", min_length=1, description="Steps run when no arm matched.")
+    else_: list[AnyStep] = Field(
+        alias="else", min_length=1, description="Steps run when no arm matched."
+    )
 
 
 def _arm_kind(value: Any) -> str | None:
@@ -45,7 +47,9 @@ SwitchArm = Annotated[
 
 class SwitchConfig(StepConfig):
     kind_key = "switch"
-    switch: list[SwitchArm] = Field(min_length=1, description="Arms tried in order; at most one `else`, last.")
+    switch: list[SwitchArm] = Field(
+        min_length=1, description="Arms tried in order; at most one `else`, last."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,15 +81,23 @@ EXAMPLE = """\
 """
 
 
-@step_kind(SwitchConfig, summary="Branch: the first arm whose condition holds runs.", examples=(EXAMPLE,))
-def compile_switch(config: SwitchConfig, cc: CompileContext, path: tuple[str | int, ...]) -> SwitchStep:
+@step_kind(
+    SwitchConfig, summary="Branch: the first arm whose condition holds runs.", examples=(EXAMPLE,)
+)
+def compile_switch(
+    config: SwitchConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> SwitchStep:
     arms: list[tuple[CompiledExpression | None, tuple[Any, ...]]] = []
     for index, arm in enumerate(config.switch):
         arm_path = (*path, "switch", index)
         if isinstance(arm, ElseArm):
             if index != len(config.switch) - 1:
-                cc.error(arm_path, "switch.else_not_last", "the `else` arm must be the last arm",
-                         "move it to the end; arms after it could never run")
+                cc.error(
+                    arm_path,
+                    "switch.else_not_last",
+                    "the `else` arm must be the last arm",
+                    "move it to the end; arms after it could never run",
+                )
             arms.append((None, cc.steps(arm.else_, (*arm_path, "else"))))
         else:
             condition = cc.expression(arm.if_, (*arm_path, "if"))

@@ -23,11 +23,20 @@ class WaitTimeout(SeamlineError):
 
 class WaitForConfig(StepConfig):
     kind_key = "wait_for"
-    wait_for: EventType = Field(description="The event type to wait for; a contract must exist for it.")
-    match: Expression = Field(description="JMESPath over the incoming event giving its correlation value.", examples=["data.project_id"])
-    equals: Value = Field(description="The value `match` must equal, computed from this run when the wait starts.")
+    wait_for: EventType = Field(
+        description="The event type to wait for; a contract must exist for it."
+    )
+    match: Expression = Field(
+        description="JMESPath over the incoming event giving its correlation value.",
+        examples=["data.project_id"],
+    )
+    equals: Value = Field(
+        description="The value `match` must equal, computed from this run when the wait starts."
+    )
     timeout: Duration = Field(description="How long to wait.")
-    on_timeout: Literal["fail", "continue"] = Field(default="fail", description="`continue` gives output null and goes on.")
+    on_timeout: Literal["fail", "continue"] = Field(
+        default="fail", description="`continue` gives output null and goes on."
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,14 +67,26 @@ EXAMPLE = """\
 """
 
 
-@step_kind(WaitForConfig, summary="Wait for a correlated event (durable under `seamline serve`).", examples=(EXAMPLE,))
-def compile_wait_for(config: WaitForConfig, cc: CompileContext, path: tuple[str | int, ...]) -> WaitForStep | None:
+@step_kind(
+    WaitForConfig,
+    summary="Wait for a correlated event (durable under `seamline serve`).",
+    examples=(EXAMPLE,),
+)
+def compile_wait_for(
+    config: WaitForConfig, cc: CompileContext, path: tuple[str | int, ...]
+) -> WaitForStep | None:
     cc.contract(config.wait_for, (*path, "wait_for"))
     match = cc.expression(config.match, (*path, "match"))
     equals = cc.value(config.equals, (*path, "equals"))
     if match is None:
         return None
     return WaitForStep(
-        id=config.id, kind="wait_for", path=path, event_type=config.wait_for, match=match, equals=equals,
-        seconds=cc.duration(config.timeout) or 0.0, continue_on_timeout=config.on_timeout == "continue",
+        id=config.id,
+        kind="wait_for",
+        path=path,
+        event_type=config.wait_for,
+        match=match,
+        equals=equals,
+        seconds=cc.duration(config.timeout) or 0.0,
+        continue_on_timeout=config.on_timeout == "continue",
     )
