@@ -14,11 +14,13 @@ from runtime.cli._output import compact, console, print_diagnostics
 from runtime.compiler.workspace import check_workspace
 from runtime.connectors.mock import CompiledResponse
 from runtime.engine import Clock, RunResult, VirtualClock, run_flow
+from runtime.engine.executor import event_document
 from runtime.engine.mocks import RunMocks, load_mocks
 from runtime.errors import FlowError
 from runtime.expressions.compiled import Literal
 from runtime.expressions.functions import jinja_helpers, jmespath_options
 from runtime.expressions.jinja import TemplateEngine
+from runtime.expressions.jmes import is_truthy
 
 
 @click.command("run")
@@ -86,6 +88,18 @@ def run_command(
         raise click.UsageError(
             f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
         ) from exc
+    flow_plan = plan.flows[flow]
+    if (
+        not ignore_filter
+        and flow_plan.filter is not None
+        and event.get("type") == flow_plan.event_type
+    ):
+        if not is_truthy(flow_plan.filter.evaluate(event_document(event))):
+            console.print(
+                f"filter `{flow_plan.filter.source}` does not match this event: in production no run of "
+                f"{flow} would start. Use --ignore-filter to run it anyway."
+            )
+            sys.exit(0)
     mocks = None
     try:
         if mocks_file or mock_pairs:

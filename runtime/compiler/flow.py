@@ -111,6 +111,12 @@ class FlowCompiler:
         self, root: str, step: str | None, full: tuple[str, ...], path: Path
     ) -> tuple[str, str, str | None] | None:
         roots = (*RUN_ROOTS, *self._loop_names)
+        if root in ("null", "true", "false"):
+            return (
+                "expr.bare_literal",
+                f"`{root}` is read as a field name in JMESPath, not as a literal",
+                f"put the literal in backticks, e.g. steps.x.output == `{root}`",
+            )
         if root not in roots:
             hint = did_you_mean(root, list(roots)) or f"expressions see: {', '.join(roots)}"
             return "expr.unknown_name", f"unknown name `{root}`", hint
