@@ -58,6 +58,11 @@ from runtime.expressions.jmes import is_truthy
     is_flag=True,
     help="Really sleep for delays and retry backoff (default: skip the waits).",
 )
+@click.option(
+    "--ignore-filter",
+    is_flag=True,
+    help="Run even when the flow's `on.filter` does not match the event.",
+)
 def run_command(
     flow: str,
     event_file: Path,
@@ -66,6 +71,7 @@ def run_command(
     workspace: Path,
     as_json: bool,
     real_time: bool,
+    ignore_filter: bool,
 ) -> None:
     """Run FLOW once on the event in --event and print each step's input, output and duration.
 
@@ -89,17 +95,17 @@ def run_command(
             f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
         ) from exc
     flow_plan = plan.flows[flow]
+    applies = event.get("type") == flow_plan.event_type and flow_plan.filter is not None
     if (
-        not ignore_filter
-        and flow_plan.filter is not None
-        and event.get("type") == flow_plan.event_type
+        applies
+        and not ignore_filter
+        and not is_truthy(flow_plan.filter.evaluate(event_document(event)))
     ):
-        if not is_truthy(flow_plan.filter.evaluate(event_document(event))):
-            console.print(
-                f"filter `{flow_plan.filter.source}` does not match this event: in production no run of "
-                f"{flow} would start. Use --ignore-filter to run it anyway."
-            )
-            sys.exit(0)
+        console.print(
+            f"filter `{flow_plan.filter.source}` does not match this event: in production no run of "
+            f"{flow} would start. Use --ignore-filter to run it anyway."
+        )
+        sys.exit(0)
     mocks = None
     try:
         if mocks_file or mock_pairs:
