@@ -177,6 +177,7 @@ def print_result(result: RunResult, event_file: Path) -> None:
         "failed": "[red]✗[/red]",
         "compensated": "[yellow]↺[/yellow]",
         "compensation_failed": "[red]↺✗[/red]",
+        "cancelled": "[yellow]⊘[/yellow]",
     }
     for record in result.trace:
         indent = "  " * (record.depth + 1)

@@ -233,8 +233,10 @@ class ValueCompiler:
             if problem is None:
                 continue
             code, message, hint = problem
-            if file is not None:
-                self.diagnostics.append(Diagnostic(file, ref.line, 1, "", code, message, hint))
+            if ref.file or file:
+                self.diagnostics.append(
+                    Diagnostic(ref.file or file or "", ref.line, 1, "", code, message, hint)
+                )
             else:
                 self._at(path, _line_offset(text, ref.line), code, message, hint, raw)
 

@@ -187,7 +187,7 @@ class FlowCompiler:
         return dataclasses.replace(
             node,
             condition=condition,
-            timeout=self.duration(config.timeout),
+            timeout=self.duration(config.timeout) if config.timeout_bounds_step else None,
             description=config.description,
         )
 

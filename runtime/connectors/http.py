@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -21,7 +22,7 @@ from pydantic import Field
 
 from runtime.connectors.base import CallRequest, ConnectorCompiler, ConnectorConfig, connector_kind
 from runtime.errors import ConnectorError
-from runtime.expressions.compiled import CompiledValue
+from runtime.expressions.compiled import CompiledValue, InterpolatedString
 from runtime.expressions.jmes import CompiledExpression
 from runtime.spec.common import Duration, Expression, Identifier, SpecModel, Value
 
@@ -121,6 +122,37 @@ def resolve_secret(ref: str) -> str:
     )
 
 
+def render_path(path: CompiledValue, document: dict[str, Any]) -> str:
+    """The request path with every interpolated value percent-encoded, so data cannot change
+    which resource is called (no `/`, `?`, `#` or `..` smuggled in from an event)."""
+    if isinstance(path, InterpolatedString):
+        out = []
+        for part in path.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                value = part.evaluate(document)
+                out.append(
+                    quote(
+                        ""
+                        if value is None
+                        else value
+                        if isinstance(value, str)
+                        else orjson.dumps(value).decode(),
+                        safe="",
+                    )
+                )
+        text = "".join(out)
+    else:
+        value = path.evaluate(document)
+        text = "/".join(quote(segment, safe="") for segment in str(value).split("/"))
+    if any(segment in (".", "..") for segment in text.split("/")):
+        raise ConnectorError(
+            f"request path {text!r} contains a dot segment", transient=False, error_class="bad_path"
+        )
+    return text
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -150,7 +182,7 @@ class HttpOperation:
 
     async def invoke(self, request: CallRequest) -> Any:
         doc = {"input": request.payload}
-        path = self.path.evaluate(doc)
+        path = render_path(self.path, doc)
         query = {
             k: v
             for k, v in (self.query.evaluate(doc) if self.query else {}).items()

@@ -95,13 +95,17 @@ class MockOperation:
     name: str
     responses: tuple[CompiledResponse, ...]
     calls: list[Any] = field(default_factory=list)
+    _position: dict[str, int] = field(default_factory=dict, repr=False)
+    """Calls so far per run (by correlation id): a sequence restarts for every run."""
 
     @property
     def ref(self) -> str:
         return f"{self.connector}.{self.name}"
 
     async def invoke(self, request: CallRequest) -> Any:
-        index = min(len(self.calls), len(self.responses) - 1)
+        seen = self._position.get(request.correlation_id, 0)
+        self._position[request.correlation_id] = seen + 1
+        index = min(seen, len(self.responses) - 1)
         self.calls.append(request.payload)
         return self.responses[index].answer(request.payload)
 

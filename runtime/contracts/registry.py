@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from pydantic import ValidationError
 
 from runtime.contracts.validate import SchemaValidator, Violation, check_envelope, check_schema
@@ -18,6 +19,8 @@ from runtime.spec.contract import ContractMeta
 
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.schema\.json$")
 _DATASCHEMA_VERSION = re.compile(r"(?:^|[:/])v([1-9][0-9]*)(?:\.schema\.json)?/?$")
+# `urn:seamline:contract:<type>:vN` or `…/contracts/<type>/vN.schema.json`
+_DATASCHEMA_TYPE = re.compile(r"(?:contract:|contracts/)([a-z0-9_.]+)[:/]v[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,12 @@ class ContractRegistry:
         dataschema = event.get("dataschema")
         if not dataschema:
             return contract.latest
+        by_id = next((v for v in contract.versions if v.uri == dataschema), None)
+        if by_id is not None:
+            return by_id
+        named = _DATASCHEMA_TYPE.search(str(dataschema))
+        if named and named.group(1) != contract.type:
+            return f"dataschema {dataschema!r} names contract {named.group(1)}, but the event type is {contract.type}"
         match = _DATASCHEMA_VERSION.search(str(dataschema))
         found = contract.version(int(match.group(1))) if match else None
         if found is None:
@@ -145,6 +154,18 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
         except ValidationError as exc:
             problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, ContractMeta))
     versions: list[ContractVersion] = []
+    for stray in sorted(set(folder.glob("*.json")) - set(folder.glob("*.schema.json"))):
+        problems.append(
+            Diagnostic(
+                _rel(root, stray),
+                1,
+                1,
+                "",
+                "contract.file_name",
+                f"{stray.name} is not a schema version file and is ignored",
+                "name versions v1.schema.json, v2.schema.json, …; examples go in examples/valid or examples/invalid",
+            )
+        )
     for file in sorted(folder.glob("*.schema.json")):
         rel = _rel(root, file)
         match = _VERSION_FILE.match(file.name)
@@ -190,7 +211,23 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
                 )
             )
             continue
-        validator = SchemaValidator(schema, name=f"{event_type} v{match.group(1)}")
+        try:
+            validator = SchemaValidator(schema, name=f"{event_type} v{match.group(1)}")
+        except (jsonschema_rs.ValidationError, ValueError) as exc:
+            # passes the metaschema but cannot be compiled: bad regex, dangling or remote $ref
+            reason = str(exc).split("\n", 1)[0]
+            problems.append(
+                Diagnostic(
+                    rel,
+                    1,
+                    1,
+                    "",
+                    "contract.schema_invalid",
+                    f"schema cannot be compiled: {reason}",
+                    "check `pattern` regexes and that every $ref points inside this file",
+                )
+            )
+            continue
         versions.append(ContractVersion(event_type, int(match.group(1)), rel, schema, validator))
     if not versions:
         problems.append(

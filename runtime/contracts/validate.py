@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
@@ -19,9 +20,14 @@ from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match, relevance
 from referencing import Registry
 
-from runtime.errors import ContractViolation
+from runtime.errors import ContractViolation, SeamlineError
 
 Violation = tuple[str, str]  # (JSON path of the violating value, message)
+
+
+def refuse_remote(uri: str) -> Any:
+    """Contracts are self-contained: no schema is ever fetched over the network."""
+    raise ValueError(f"remote reference {uri} is not allowed; put shared definitions under $defs")
 
 
 class SchemaValidator:
@@ -42,7 +48,9 @@ class SchemaValidator:
         self.name = name
         self.schema = schema
         fast_cls = jsonschema_rs.Draft7Validator if draft7 else jsonschema_rs.Draft202012Validator
-        self._fast = fast_cls(schema, validate_formats=assert_formats, retriever=retriever)
+        self._fast = fast_cls(
+            schema, validate_formats=assert_formats, retriever=retriever or refuse_remote
+        )
         ref_cls = Draft7Validator if draft7 else Draft202012Validator
         kwargs: dict[str, Any] = {"format_checker": FormatChecker() if assert_formats else None}
         if registry is not None:
@@ -54,17 +62,33 @@ class SchemaValidator:
         return bool(self._fast.is_valid(instance))
 
     def reference_is_valid(self, instance: Any) -> bool:
+        """The reference implementation's answer (None-safe: raises re.error on \\p{…} patterns)."""
         return bool(self._reference.is_valid(instance))
 
     def violations(self, instance: Any, limit: int = 20) -> list[Violation]:
         """Readable violations, the most relevant first (python-jsonschema's best_match)."""
-        errors = list(self._reference.iter_errors(instance))
+        try:
+            errors = list(self._reference.iter_errors(instance))
+        except re.error:
+            # Python's `re` lacks ECMA-262 features such as \p{L}; the Rust engine has them
+            return self._fast_violations(instance, limit)
         if not errors:
             return []
         first = best_match(errors)
         # inside an anyOf/oneOf, best_match descends to the branch closest to matching
-        ordered = [first] + sorted((e for e in errors if e is not first), key=relevance)
-        return [(_json_path(e), e.message) for e in ordered[:limit]]
+        rest = sorted((e for e in errors if e is not first), key=relevance, reverse=True)
+        return [(_json_path(e), e.message) for e in [first, *rest][:limit]]
+
+    def _fast_violations(self, instance: Any, limit: int) -> list[Violation]:
+        out = []
+        for error in self._fast.iter_errors(instance):
+            path = "$" + "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path
+            )
+            out.append((path, error.message))
+            if len(out) >= limit:
+                break
+        return out
 
     def check(self, instance: Any) -> None:
         """Raise ContractViolation unless valid (fast path first; reference only on failure)."""
@@ -128,7 +152,13 @@ def cloudevents_schema_path() -> Path | None:
 def envelope_validator() -> SchemaValidator:
     """The CloudEvents 1.0 structured-JSON envelope schema (draft-07)."""
     path = cloudevents_schema_path()
-    schema = json.loads(path.read_text(encoding="utf-8")) if path else _MINIMAL_ENVELOPE
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8")) if path else _MINIMAL_ENVELOPE
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SeamlineError(
+            f"cannot read the CloudEvents schema {path} ({exc}); "
+            f"fix or unset {CLOUDEVENTS_SCHEMA_ENV}"
+        ) from exc
     return SchemaValidator(
         schema, name="CloudEvents 1.0 envelope", draft7=True, assert_formats=False
     )

@@ -170,6 +170,10 @@ class StepRunner:
             )
             record.error = error.to_dict()
             raise error from exc
+        finally:
+            if record.status == "running":  # cancelled, e.g. a sibling parallel branch failed
+                record.status = "cancelled"
+                record.duration_ms = (time.perf_counter() - started) * 1000
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.status = "succeeded"
         record.output = output
@@ -238,9 +242,8 @@ class StepRunner:
                         message=str(exc),
                         transient=exc.transient,
                     ) from exc
-                delay = retry.delay_before(attempt + 1)
-                delay *= 1 + self.state.rng.uniform(-retry.jitter, retry.jitter)
-                if exc.retry_after is not None:
+                delay = retry.wait_before(attempt + 1, self.state.rng.uniform(-1, 1))
+                if exc.retry_after is not None:  # the server's word beats max_delay
                     delay = max(delay, exc.retry_after)
                 await self.state.clock.sleep(delay)
 

@@ -13,7 +13,7 @@ class StepRecord:
     label: str  # `create_tasks[2].create_task` inside loops, else the step id
     id: str
     kind: str
-    status: str  # succeeded | skipped | failed | compensated | compensation_failed
+    status: str  # succeeded | skipped | failed | cancelled | compensated | compensation_failed
     input: Any = None
     output: Any = None
     error: dict[str, Any] | None = None

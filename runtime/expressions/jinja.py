@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from runtime.errors import ExpressionError
@@ -30,6 +37,16 @@ class TemplateReference:
     root: str
     step: str | None
     line: int
+    file: str | None = None  # set when the reference is inside an included template
+
+
+def _included_names(ast: nodes.Template) -> list[str]:
+    found = []
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        target = node.template
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            found.append(target.value)
+    return found
 
 
 class CompiledTemplate:
@@ -90,20 +107,34 @@ class TemplateEngine:
             return TemplateProblem(
                 exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}", _HINT
             )
-        return CompiledTemplate(name, template, as_json=False)
+        problem = self._check_included(self.env.parse(text), set())
+        return problem or CompiledTemplate(name, template, as_json=False)
 
     def compile_file(self, relative: str) -> CompiledTemplate | TemplateProblem:
         """`relative` is relative to `flows/` (e.g. `templates/erp_customer.json.j2`)."""
-        path = self.root / "flows" / relative
-        if not path.is_file():
+        problem = self._load(relative)
+        if problem is not None:
+            return problem
+        problem = self._check_included(self.env.parse(self.source_of(relative)), {relative})
+        if problem is not None:
+            return problem
+        template = self.env.get_template(relative)
+        return CompiledTemplate(
+            f"flows/{relative}", template, as_json=relative.endswith(".json.j2")
+        )
+
+    def _load(self, relative: str, *, included_from: str | None = None) -> TemplateProblem | None:
+        if not (self.root / "flows" / relative).is_file():
+            where = f" (included from {included_from})" if included_from else ""
             return TemplateProblem(
                 1,
                 "template.missing",
-                f"template file flows/{relative} does not exist",
+                f"template file flows/{relative} does not exist{where}",
                 "template paths are relative to the flows/ folder",
+                file=included_from,
             )
         try:
-            template = self.env.get_template(relative)
+            self.env.get_template(relative)
         except TemplateSyntaxError as exc:
             return TemplateProblem(
                 exc.lineno or 1,
@@ -112,37 +143,52 @@ class TemplateEngine:
                 _HINT,
                 file=f"flows/{exc.name or relative}",
             )
-        return CompiledTemplate(
-            f"flows/{relative}", template, as_json=relative.endswith(".json.j2")
-        )
+        return None
 
-    def references(self, text: str) -> Iterator[TemplateReference]:
-        """Root names the template reads, with `steps.<id>` step ids (for load-time checks)."""
+    def _check_included(self, ast: nodes.Template, seen: set[str]) -> TemplateProblem | None:
+        """Templates pulled in with include/import/extends compile now, not at first render."""
+        for name in _included_names(ast):
+            if name in seen:
+                continue
+            seen.add(name)
+            problem = self._load(name, included_from=None)
+            if problem is None:
+                problem = self._check_included(self.env.parse(self.source_of(name)), seen)
+            if problem is not None:
+                return problem
+        return None
+
+    def references(
+        self, text: str, *, file: str | None = None, seen: set[str] | None = None
+    ) -> Iterator[TemplateReference]:
+        """Root names the template reads, with `steps.<id>` step ids (for load-time checks),
+        including those of the templates it includes."""
         ast = self.env.parse(text)
-        assigned = {
-            n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")
-        } | _JINJA_SPECIAL
-        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-            inner = node.node
-            if (
-                isinstance(inner, nodes.Name)
-                and inner.name == "steps"
-                and inner.name not in assigned
-            ):
-                key = (
-                    node.attr
-                    if isinstance(node, nodes.Getattr)
-                    else getattr(node.arg, "value", None)
-                )
-                if isinstance(key, str):
-                    yield TemplateReference("steps", key, node.lineno)
+        undeclared = meta.find_undeclared_variables(ast) - set(self.env.globals) - _JINJA_SPECIAL
+        first_line: dict[str, int] = {}
         for name in ast.find_all(nodes.Name):
-            if (
-                name.ctx == "load"
-                and name.name not in assigned
-                and name.name not in self.env.globals
-            ):
-                yield TemplateReference(name.name, None, name.lineno)
+            if name.ctx == "load":
+                first_line.setdefault(name.name, name.lineno)
+        if "steps" in undeclared:
+            for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+                inner = node.node
+                if isinstance(inner, nodes.Name) and inner.name == "steps":
+                    key = (
+                        node.attr
+                        if isinstance(node, nodes.Getattr)
+                        else getattr(node.arg, "value", None)
+                    )
+                    if isinstance(key, str):
+                        yield TemplateReference("steps", key, node.lineno, file)
+        for name in sorted(undeclared, key=lambda n: first_line.get(n, 0)):
+            yield TemplateReference(name, None, first_line.get(name, 1), file)
+        seen = seen if seen is not None else set()
+        for included in _included_names(ast):
+            if included not in seen and (self.root / "flows" / included).is_file():
+                seen.add(included)
+                yield from self.references(
+                    self.source_of(included), file=f"flows/{included}", seen=seen
+                )
 
     def source_of(self, relative: str) -> str:
         return (self.root / "flows" / relative).read_text(encoding="utf-8")

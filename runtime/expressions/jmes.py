@@ -141,10 +141,15 @@ def references(expr: CompiledExpression) -> Iterator[Reference]:
     """Root names read from the run document, each with its step id when it is `steps.<id>`."""
     source = expr.source
 
+    seen: dict[str, int] = {}
+
     def offset_of(names: list[str]) -> int:
+        # the n-th occurrence in the AST is the n-th in the text (the walk is left to right)
         pattern = r"\s*\.\s*".join(re.escape(n) for n in names[:2])
-        found = re.search(r"(?<![\w.])" + pattern, source)
-        return found.start() if found else 0
+        starts = [m.start() for m in re.finditer(r"(?<![\w.])" + pattern, source)]
+        index = seen.get(pattern, 0)
+        seen[pattern] = index + 1
+        return starts[index] if index < len(starts) else (starts[-1] if starts else 0)
 
     def walk(node: dict[str, Any], rooted: bool) -> Iterator[Reference]:
         kind = node["type"]
@@ -187,9 +192,14 @@ def function_calls(expr: CompiledExpression) -> Iterator[tuple[str, int, int]]:
             if isinstance(child, dict):
                 yield from walk(child)
 
-    for name, argc in walk(ast_of(expr)):
-        found = re.search(rf"\b{re.escape(name)}\s*\(", expr.source)
-        yield name, argc, found.start() if found else 0
+    seen: dict[str, int] = {}
+    calls = list(walk(ast_of(expr)))
+    # the AST lists an outer call before the calls in its arguments, as the text does
+    for name, argc in calls:
+        starts = [m.start() for m in re.finditer(rf"\b{re.escape(name)}\s*\(", expr.source)]
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        yield name, argc, starts[index] if index < len(starts) else (starts[-1] if starts else 0)
 
 
 def search(source: str, document: Any, options: Options | None = None) -> Any:

@@ -45,6 +45,12 @@ class RetryPolicy(SpecModel):
             raw = base * (2 ** (n - 1))
         return min(raw, parse_duration(self.max_delay))
 
+    def wait_before(self, attempt: int, spread: float) -> float:
+        """The delay before `attempt` with jitter; `spread` in [-1, 1] scales the jitter.
+        Never longer than max_delay."""
+        jittered = self.delay_before(attempt) * (1 + self.jitter * spread)
+        return max(0.0, min(jittered, parse_duration(self.max_delay)))
+
 
 NO_RETRY = RetryPolicy(attempts=1)
 

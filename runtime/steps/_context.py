@@ -33,6 +33,23 @@ class StepNodeBase:
     """Nested step lists (label, nodes), for graphs, coverage and traces."""
 
 
+def first_error(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The error to report from a task group: the first step error, else the first error."""
+    leaves: list[BaseException] = []
+
+    def collect(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                collect(inner)
+        else:
+            leaves.append(exc)
+
+    collect(group)
+    from runtime.errors import StepError
+
+    return next((e for e in leaves if isinstance(e, StepError)), leaves[0])
+
+
 class CompileContext(Protocol):
     flow_name: str
 

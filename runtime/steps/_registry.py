@@ -22,6 +22,8 @@ class StepConfig(SpecModel):
     """Fields every step has, whatever its kind."""
 
     kind_key: ClassVar[str] = ""
+    timeout_bounds_step: ClassVar[bool] = True
+    """False for kinds whose own `timeout` field means something else (wait_for)."""
 
     id: Identifier = Field(
         description="Unique step id in the flow; `steps.<id>.output` reads its result."

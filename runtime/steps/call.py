@@ -73,7 +73,7 @@ class CallStep(StepNodeBase):
 
 EXAMPLE = """\
 - id: create_customer
-  if: steps.find_customer.output == null
+  if: steps.find_customer.output == `null`
   call: erp.create_customer
   with: { template: templates/erp_customer.json.j2 }
   retry: { attempts: 5, backoff: exponential, delay: 1s, max_delay: 1m }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from runtime.spec.common import Duration
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
@@ -12,7 +14,7 @@ from runtime.steps._registry import StepConfig, step_kind
 
 class DelayConfig(StepConfig):
     kind_key = "delay"
-    delay: Duration
+    delay: Duration = Field(description="How long to wait, e.g. `2h` or `1d`.", examples=["2h"])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from runtime.errors import ExpressionError
 from runtime.expressions.compiled import CompiledValue
 from runtime.expressions.jmes import CompiledExpression
 from runtime.spec.common import Expression, Identifier, Value
-from runtime.steps._context import CompileContext, RunContext, StepNodeBase
+from runtime.steps._context import CompileContext, RunContext, StepNodeBase, first_error
 from runtime.steps._registry import StepConfig, step_kind
 
 if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
@@ -70,9 +70,12 @@ class ForEachStep(StepNodeBase):
             for index, item in enumerate(items):
                 await one(index, item)
         else:
-            async with anyio.create_task_group() as group:
-                for index, item in enumerate(items):
-                    group.start_soon(one, index, item)
+            try:
+                async with anyio.create_task_group() as group:
+                    for index, item in enumerate(items):
+                        group.start_soon(one, index, item)
+            except BaseExceptionGroup as failed:
+                raise first_error(failed) from None
         return results
 
 

@@ -9,7 +9,7 @@ import anyio
 from pydantic import Field
 
 from runtime.spec.common import Identifier
-from runtime.steps._context import CompileContext, RunContext, StepNodeBase
+from runtime.steps._context import CompileContext, RunContext, StepNodeBase, first_error
 from runtime.steps._registry import StepConfig, step_kind
 
 if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
@@ -34,9 +34,12 @@ class ParallelStep(StepNodeBase):
         async def branch(name: str, steps: tuple[Any, ...]) -> None:
             results[name] = await rc.run_steps(steps)
 
-        async with anyio.create_task_group() as group:
-            for name, steps in self.branches:
-                group.start_soon(branch, name, steps)
+        try:
+            async with anyio.create_task_group() as group:
+                for name, steps in self.branches:
+                    group.start_soon(branch, name, steps)
+        except BaseExceptionGroup as failed:
+            raise first_error(failed) from None
         return {name: results.get(name) for name, _ in self.branches}
 
 

@@ -23,6 +23,7 @@ class WaitTimeout(SeamlineError):
 
 class WaitForConfig(StepConfig):
     kind_key = "wait_for"
+    timeout_bounds_step = False
     wait_for: EventType = Field(
         description="The event type to wait for; a contract must exist for it."
     )
@@ -33,7 +34,9 @@ class WaitForConfig(StepConfig):
     equals: Value = Field(
         description="The value `match` must equal, computed from this run when the wait starts."
     )
-    timeout: Duration = Field(description="How long to wait.")
+    timeout: Duration = Field(
+        description="How long to wait for the event; then `on_timeout` applies (not a step failure)."
+    )
     on_timeout: Literal["fail", "continue"] = Field(
         default="fail", description="`continue` gives output null and goes on."
     )

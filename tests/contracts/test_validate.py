@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -89,9 +88,6 @@ def test_best_match_descends_into_the_closest_any_of_branch() -> None:
     assert violations[0] == ("$.amount", "'12' is not of type 'number'")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: SchemaValidator.violations sorts the rest with key=relevance ascending, i.e. the LEAST "
-    "relevant first (best_match takes the max); the second root `required` error comes last"))
 def test_violations_after_the_first_are_most_relevant_first() -> None:
     errors = list(Draft202012Validator(ORDER).iter_errors(MANY_ERRORS))
     expected = [(e.json_path, e.message) for e in sorted(errors, key=relevance, reverse=True)]
@@ -136,9 +132,6 @@ def test_false_schema_rejects_everything() -> None:
     assert raised.value.errors[0][0] == "$"
 
 
-@pytest.mark.xfail(strict=True, raises=re.error, reason=(
-    "bug: a `pattern` with an ECMA-262 \\p{...} escape passes check_schema and jsonschema-rs, but "
-    "violations()/check() crash with re.error from python-jsonschema instead of a ContractViolation"))
 def test_check_with_unicode_property_pattern_raises_a_contract_violation() -> None:
     validator = SchemaValidator({"type": "string", "pattern": "^\\p{L}+$"}, name="names v1")
     assert validator.is_valid("Zoë")

@@ -101,9 +101,6 @@ def test_dataschema_is_the_contract_id_when_it_declares_one(workspace) -> None:
     assert_valid_events(plan, result)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: dataschema is the contract's $id, but the registry maps a dataschema "
-                   "to a version only by a trailing vN, so an event emitted under an $id like urn:example:accepted "
-                   "is rejected by the same workspace")
 def test_an_emitted_event_is_accepted_by_the_workspace_whatever_its_contract_id(workspace) -> None:
     plan = compile_flows(workspace, {
         "flows/accept_order.yaml": FLOW,
@@ -205,3 +202,27 @@ def test_emit_time_follows_the_run_clock(workspace) -> None:
     """})
     [event] = run(plan, "accept_order", clock=VirtualClock(START)).emitted
     assert event["time"] == (START + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+
+
+def test_each_iteration_emits_its_own_event(workspace) -> None:
+    plan = compile_flows(workspace, {"flows/accept_order.yaml": """
+        flow: accept_order
+        on: { event: shop.order.placed }
+        steps:
+          - id: each
+            for_each: data.lines
+            as: line
+            steps:
+              - id: accepted
+                emit: shop.order.accepted
+                subject: "${ line.sku }"
+                data: { order_id: "${ data.order_id }", count: "${ line.qty }" }
+    """})
+    result = run(plan, "accept_order", run_id="run-loop")
+
+    assert [e["subject"] for e in result.emitted] == ["A", "B"]
+    assert [e["data"]["count"] for e in result.emitted] == [2, 1]
+    assert [e["id"] for e in result.emitted] == [
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:run-loop:each[{i}].accepted")) for i in range(2)
+    ]
+    assert_valid_events(plan, result)

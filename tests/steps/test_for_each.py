@@ -129,7 +129,7 @@ SLOW_FIRST = """
       - id: slow_down
         switch:
           - if: "line.qty < `3`"
-            steps: [ {{ id: pause, delay: 150ms }} ]
+            steps: [ {{ id: pause, delay: 300ms }} ]
       - id: reserve
         call: wms.reserve
         with: {{ sku: "${{ line.sku }}" }}
@@ -147,7 +147,7 @@ def test_concurrency_keeps_the_output_in_item_order(workspace) -> None:
     assert result.output == ["R-A", "R-B", "R-C"]
     # the items really ran at once: the fast third item called first, and the two pauses overlapped
     assert [c.input["sku"] for c in result.calls][0] == "C"
-    assert elapsed < 0.29
+    assert elapsed < 0.55  # one after the other would take 0.6 s
 
 
 def test_concurrency_limits_how_many_items_run_at_once(workspace) -> None:
@@ -225,8 +225,6 @@ def test_a_failing_iteration_fails_the_loop(workspace) -> None:
     assert "each[2].pick" not in records  # a sequential loop stops at the failing item
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a failing iteration of a concurrent for_each surfaces as internal.error "
-                   "'unhandled errors in a TaskGroup' instead of the iteration's own error")
 def test_a_failing_iteration_of_a_concurrent_loop_keeps_its_error(workspace) -> None:
     plan = compile_flows(workspace, flow("""
   - id: each

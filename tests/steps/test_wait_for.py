@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from runtime.engine import Clock, VirtualClock
 from tests.conftest import order_event
 from tests.steps import compile_flows, labels, run, steps_by_label
@@ -83,8 +81,6 @@ def test_without_a_mock_the_error_names_seamline_serve(workspace) -> None:
     assert "wait_accept" in result.error["message"]  # and says how to mock it
 
 
-@pytest.mark.xfail(strict=True, reason="bug: wait_for's `timeout` is also taken as the step timeout, so on a real "
-                   "clock the step times out (step.timeout) before on_timeout: continue can apply")
 def test_on_timeout_continue_on_a_real_clock(workspace) -> None:
     plan = compile_flows(workspace, flow("continue", timeout="100ms"))
     started = time.perf_counter()
