@@ -57,18 +57,11 @@ class ValueCompiler:
     def _at(
         self, path: Path, offset: int, code: str, message: str, hint: str | None, text: str | None
     ) -> None:
-        pos: Position = self.source_map.value_at(path)
-        line, col = pos.line, pos.col
-        if text is not None and pos.style in (None, "'", '"'):
-            before = text[:offset]
-            if "\n" in before:
-                line += before.count("\n")
-                col = offset - before.rfind("\n")
-            else:
-                col += offset + (1 if pos.style in ("'", '"') else 0)
-        elif text is not None and pos.style in ("|", ">"):
-            before = text[:offset]
-            line += 1 + before.count("\n")
+        if text is None:
+            pos: Position = self.source_map.value_at(path)
+            line, col = pos.line, pos.col
+        else:
+            line, col = self.source_map.locate(path, text, offset)
         self.diagnostics.append(
             Diagnostic(self.source_map.file, line, col, format_yaml_path(path), code, message, hint)
         )
@@ -227,9 +220,7 @@ class ValueCompiler:
         file: str | None = None,
     ) -> None:
         for ref in self.templates.references(text):
-            problem = check(
-                ref.root, ref.step, (ref.root, ref.step) if ref.step else (ref.root,), path
-            )
+            problem = check(ref.root, ref.step, ref.path or (ref.root,), path)
             if problem is None:
                 continue
             code, message, hint = problem

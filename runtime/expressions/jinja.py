@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ class TemplateReference:
     step: str | None
     line: int
     file: str | None = None  # set when the reference is inside an included template
+    path: tuple[str, ...] = ()  # the attribute chain read, e.g. ("vars", "rate")
 
 
 def _included_names(ast: nodes.Template) -> list[str]:
@@ -104,9 +107,7 @@ class TemplateEngine:
         try:
             template = self.env.from_string(text)
         except TemplateSyntaxError as exc:
-            return TemplateProblem(
-                exc.lineno or 1, "template.syntax", f"Jinja syntax error: {exc.message}", _HINT
-            )
+            return self._problem(exc, None)
         problem = self._check_included(self.env.parse(text), set())
         return problem or CompiledTemplate(name, template, as_json=False)
 
@@ -136,14 +137,34 @@ class TemplateEngine:
         try:
             self.env.get_template(relative)
         except TemplateSyntaxError as exc:
+            return self._problem(exc, f"flows/{exc.name or relative}")
+        return None
+
+    def _problem(self, exc: TemplateSyntaxError, file: str | None) -> TemplateProblem:
+        unknown = _UNKNOWN_NAME.match(exc.message or "")
+        if unknown:
+            kind, name = unknown.group(1), unknown.group(2)
+            known = sorted(self.env.filters if kind == "filter" else self.env.tests)
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = (
+                f"did you mean `{close[0]}`?"
+                if close
+                else "see docs/functions.md and Jinja's built-in list"
+            )
             return TemplateProblem(
                 exc.lineno or 1,
-                "template.syntax",
-                f"Jinja syntax error: {exc.message}",
-                _HINT,
-                file=f"flows/{exc.name or relative}",
+                f"template.unknown_{kind}",
+                f"unknown {kind} `{name}`",
+                hint,
+                file=file,
             )
-        return None
+        return TemplateProblem(
+            exc.lineno or 1,
+            "template.syntax",
+            f"Jinja syntax error: {exc.message}",
+            _HINT,
+            file=file,
+        )
 
     def _check_included(self, ast: nodes.Template, seen: set[str]) -> TemplateProblem | None:
         """Templates pulled in with include/import/extends compile now, not at first render."""
@@ -169,17 +190,21 @@ class TemplateEngine:
         for name in ast.find_all(nodes.Name):
             if name.ctx == "load":
                 first_line.setdefault(name.name, name.lineno)
-        if "steps" in undeclared:
-            for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-                inner = node.node
-                if isinstance(inner, nodes.Name) and inner.name == "steps":
-                    key = (
-                        node.attr
-                        if isinstance(node, nodes.Getattr)
-                        else getattr(node.arg, "value", None)
-                    )
-                    if isinstance(key, str):
-                        yield TemplateReference("steps", key, node.lineno, file)
+        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+            inner = node.node
+            if (
+                isinstance(inner, nodes.Name)
+                and inner.name in ("steps", "vars")
+                and inner.name in undeclared
+            ):
+                key = (
+                    node.attr
+                    if isinstance(node, nodes.Getattr)
+                    else getattr(node.arg, "value", None)
+                )
+                if isinstance(key, str):
+                    step = key if inner.name == "steps" else None
+                    yield TemplateReference(inner.name, step, node.lineno, file, (inner.name, key))
         for name in sorted(undeclared, key=lambda n: first_line.get(n, 0)):
             yield TemplateReference(name, None, first_line.get(name, 1), file)
         seen = seen if seen is not None else set()
@@ -193,6 +218,8 @@ class TemplateEngine:
     def source_of(self, relative: str) -> str:
         return (self.root / "flows" / relative).read_text(encoding="utf-8")
 
+
+_UNKNOWN_NAME = re.compile(r"No (filter|test) named '([^']+)'")
 
 # names Jinja itself binds inside loops, macros and blocks
 _JINJA_SPECIAL = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})

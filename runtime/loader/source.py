@@ -20,11 +20,12 @@ class _JsonResolver(yaml.resolver.Resolver):
     """YAML 1.2 core schema resolution (no yes/no/on/off booleans, no timestamps)."""
 
 
+# YAML 1.1 types that JSON and YAML 1.2 do not have (sexagesimal 10:30, octal 010, `=`,
+# yes/no booleans, timestamps) are dropped; the 1.2 core forms are added back below.
+_YAML_1_1_ONLY = ("bool", "int", "float", "timestamp", "value")
 _JsonResolver.yaml_implicit_resolvers = {
     first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+        (tag, regexp) for tag, regexp in resolvers if tag.rsplit(":", 1)[-1] not in _YAML_1_1_ONLY
     ]
     for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
 }
@@ -33,6 +34,32 @@ _JsonResolver.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+_JsonResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_JsonResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _key_text(key: Any) -> str:
+    """Non-string keys become their JSON text: `true:` is "true", `1:` is "1"."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
 
 
 class _PositionLoader(
@@ -57,6 +84,7 @@ class Position:
     line: int  # 1-based
     col: int  # 1-based
     style: str | None = None  # the scalar's quote style: None, "'", '"', "|", ">"
+    index: int = 0  # character offset of the node in the file
 
 
 @dataclass
@@ -66,6 +94,46 @@ class SourceMap:
     file: str
     values: dict[YamlPath, Position] = field(default_factory=dict)
     keys: dict[YamlPath, Position] = field(default_factory=dict)
+    text: str = field(default="", repr=False)
+
+    def locate(self, path: YamlPath, value: str, offset: int) -> tuple[int, int]:
+        """(line, col) in the file of character `offset` of the scalar `value` at `path`.
+
+        Follows the scalar through its source form: quotes, escapes, folded plain lines and
+        the indentation of `|`/`>` blocks, so an error deep in a multi-line value is exact.
+        """
+        pos = self.value_at(path)
+        src = self.text
+        if not src or pos.index >= len(src):
+            return pos.line, pos.col
+        j = pos.index
+        block_indent = None
+        if pos.style in ("'", '"'):
+            j += 1
+        elif pos.style in ("|", ">"):
+            newline = src.find("\n", j)
+            if newline < 0:
+                return pos.line, pos.col
+            j = newline + 1
+            block_indent = len(src[j:]) - len(src[j:].lstrip(" "))
+            j += block_indent
+        for ch in value[:offset]:
+            if j >= len(src):
+                break
+            if src[j] in "\r\n" and ch in " \n":
+                j += 2 if src.startswith("\r\n", j) else 1
+                if block_indent is not None:
+                    j += min(block_indent, len(src[j:]) - len(src[j:].lstrip(" ")))
+                else:
+                    while j < len(src) and src[j] in " \t":
+                        j += 1
+            elif pos.style == '"' and src[j] == "\\" and ch != "\\":
+                j += 2  # an escape sequence is two characters in the file, one in the value
+            else:
+                j += 1
+        line = src.count("\n", 0, j) + 1
+        col = j - (src.rfind("\n", 0, j) + 1) + 1
+        return line, col
 
     def value_at(self, path: YamlPath) -> Position:
         """The position of the value at `path`, or of its nearest ancestor that exists."""
@@ -117,7 +185,7 @@ class YamlLoadError(Exception):
 def _pos(node: yaml.Node) -> Position:
     mark = node.start_mark
     style = getattr(node, "style", None)
-    return Position(mark.line + 1, mark.column + 1, style)
+    return Position(mark.line + 1, mark.column + 1, style, mark.index)
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
@@ -129,7 +197,9 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        if exc.context:
+        if exc.context and "single document" in exc.context:
+            problem = f"{exc.context}, {problem}"
+        elif exc.context:
             problem = f"{problem} ({exc.context})"
         raise YamlLoadError(
             [
@@ -146,53 +216,71 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         ) from exc
     finally:
         loader.dispose()
-    source_map = SourceMap(file)
+    source_map = SourceMap(file, text=text)
     problems: list[Diagnostic] = []
     if node is None:
         source_map.values[()] = Position(1, 1)
         return YamlDocument(None, source_map)
 
+    def unsupported(path: YamlPath, what: str) -> None:
+        problems.append(
+            source_map.diagnostic(
+                path,
+                "yaml.unsupported_value",
+                f"unsupported YAML {what}",
+                "use plain strings, numbers, booleans, null, lists and mappings",
+            )
+        )
+
     def build(n: yaml.Node, path: YamlPath) -> Any:
         source_map.values[path] = _pos(n)
         if isinstance(n, yaml.MappingNode):
+            if n.tag != "tag:yaml.org,2002:map":
+                unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
+                return None
+            explicit = sum(1 for key_node, _ in n.value if key_node.tag != _MERGE_TAG)
             loader.flatten_mapping(n)
+            merged = len(n.value) - explicit  # entries pulled in by `<<:`, which keys may override
             out: dict[str, Any] = {}
-            for key_node, value_node in n.value:
-                key = loader.construct_object(key_node, deep=True)
-                if not isinstance(key, str):
-                    key = str(key) if isinstance(key, int | float | bool) else repr(key)
+            explicit_keys: set[str] = set()
+            for index, (key_node, value_node) in enumerate(n.value):
+                key = _key_text(build_scalar_key(key_node))
                 child = (*path, key)
-                if key in out:
-                    first = source_map.keys[child]
-                    problems.append(
-                        source_map.diagnostic(
-                            child,
-                            "yaml.duplicate_key",
-                            f"duplicate key {key!r} (first defined at line {first.line})",
-                            "a key may appear once per mapping; merge the two entries",
-                            at_key=False,
-                        )._replace_pos(_pos(key_node))
-                    )
-                    continue
+                if index >= merged:
+                    if key in explicit_keys:
+                        first = source_map.keys[child]
+                        problems.append(
+                            source_map.diagnostic(
+                                child,
+                                "yaml.duplicate_key",
+                                f"duplicate key {key!r} (first defined at line {first.line})",
+                                "a key may appear once per mapping; merge the two entries",
+                            )._replace_pos(_pos(key_node))
+                        )
+                        continue
+                    explicit_keys.add(key)
                 source_map.keys[child] = _pos(key_node)
                 out[key] = build(value_node, child)
             return out
         if isinstance(n, yaml.SequenceNode):
+            if n.tag != "tag:yaml.org,2002:seq":
+                unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
+                return None
             return [build(item, (*path, i)) for i, item in enumerate(n.value)]
-        value = loader.construct_object(n, deep=True)
-        if isinstance(value, bytes | set) or not isinstance(
-            value, str | int | float | bool | type(None)
-        ):
-            problems.append(
-                source_map.diagnostic(
-                    path,
-                    "yaml.unsupported_value",
-                    f"unsupported YAML value of type {type(value).__name__}",
-                    "use plain strings, numbers, booleans, null, lists and mappings",
-                )
-            )
+        if n.tag not in _PLAIN_TAGS:
+            name = n.tag.rsplit(":", 1)[-1] if n.tag.startswith("tag:yaml.org,2002:") else None
+            if name in ("binary", "timestamp", "set", "omap", "pairs"):
+                shown = {"binary": "bytes", "timestamp": "date"}.get(name, name)
+                unsupported(path, f"value of type {shown}")
+            else:
+                unsupported(path, f"tag {n.tag!r}")
             return None
-        return value
+        return loader.construct_object(n, deep=True)
+
+    def build_scalar_key(key_node: yaml.Node) -> Any:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _PLAIN_TAGS:
+            return loader.construct_object(key_node, deep=True)
+        return getattr(key_node, "value", "?") if isinstance(key_node, yaml.ScalarNode) else "?"
 
     data = build(node, ())
     if problems:

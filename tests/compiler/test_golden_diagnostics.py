@@ -24,13 +24,7 @@ CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "flow.yaml").is_file(
 UPDATE = os.environ.get("SEAMLINE_UPDATE_GOLDEN") == "1"
 
 # Cases whose expected text describes behaviour the runtime does not have yet.
-KNOWN_BUGS: dict[str, str] = {
-    "expr_syntax_in_block_scalar": "BUG: in a `|` block the column is the indicator's (9:13), not the token's (9:30)",
-    "expr_syntax_in_wrapped_plain_scalar": "BUG: a plain scalar wrapped over lines is located as if on one line (5:47)",
-    "template_syntax_in_block_scalar": "BUG: in a `|` block the column is the indicator's (9:13), not the line's (9:9)",
-    "unknown_template_filter": "BUG: an unknown Jinja filter is reported as a syntax error with a brace hint",
-    "unknown_var_in_template": "BUG: `{{ vars.nope }}` in an inline template is not checked at all",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _param(case: str) -> object:

@@ -134,7 +134,6 @@ def test_numbers_null_and_strings() -> None:
     assert isinstance(doc.data["i"], int) and isinstance(doc.data["f"], float)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: YAML 1.1 int resolver kept: 10:30 loads as 630")
 def test_yaml_1_1_sexagesimal_numbers_stay_strings() -> None:
     # YAML 1.1 reads 10:30 as 630 (base 60); YAML 1.2 and every analyst read a string
     assert parse_yaml("at: 10:30\ndelay: 1:30:00\n", "f.yaml").data == {
@@ -143,15 +142,11 @@ def test_yaml_1_1_sexagesimal_numbers_stay_strings() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: `op: =` crashes with ConstructorError (YAML 1.1 value tag)"
-)
 def test_a_lone_equals_sign_is_a_string() -> None:
     # YAML 1.1 has a `value` type for `=` that no constructor handles; it must not crash
     assert parse_yaml("op: =\n", "f.yaml").data == {"op": "="}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: key `true` becomes 'True' (Python str of a bool)")
 def test_non_string_keys_become_their_json_text() -> None:
     assert parse_yaml("1: a\ntrue: b\n1.5: c\n", "f.yaml").data == {
         "1": "a",
@@ -160,9 +155,6 @@ def test_non_string_keys_become_their_json_text() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: overriding a merged key is reported as yaml.duplicate_key"
-)
 def test_merge_keys_are_resolved() -> None:
     doc = parse_yaml("base: &b { p: 1, q: 2 }\nother:\n  <<: *b\n  q: 3\n", "f.yaml")
     assert doc.data["other"] == {"p": 1, "q": 3}
@@ -228,10 +220,6 @@ def test_syntax_errors_have_a_position(text: str, expected: str) -> None:
     assert load_errors(text) == [f"{expected} {SYNTAX_HINT}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: message reads 'but found another document (expected a single document in the stream)'",
-)
 def test_a_second_document_is_a_syntax_error_that_reads_well() -> None:
     assert load_errors("a: 1\n---\nb: 2\n") == [
         f"f.yaml:2:1: YAML syntax error: expected a single document in the stream, but found another document {SYNTAX_HINT}"
@@ -253,14 +241,12 @@ def test_explicit_timestamp_is_unsupported() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: !!set loads as a mapping of nulls")
 def test_set_is_unsupported() -> None:
     assert load_errors("a: !!set {x, y}\n") == [
         f"f.yaml:1:4: a: unsupported YAML value of type set {UNSUPPORTED_HINT}"
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: unknown tags crash parse_yaml with ConstructorError")
 @pytest.mark.parametrize("tag", ["!custom", "!!python/object:os.system"])
 def test_unknown_tags_are_unsupported_not_a_crash(tag: str) -> None:
     assert load_errors(f"a: 1\nb: {tag} x\n") == [
