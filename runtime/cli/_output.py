@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from runtime.errors import Diagnostic
 
@@ -18,22 +19,17 @@ def compact(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 flow`, `2 flows`, `1 lookup table`."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 def print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+    """Each diagnostic on one line, exactly its str() with colour; user text is never markup."""
     for d in diagnostics:
-        where = f"[bold]{d.file}:{d.line}:{d.col}[/bold]"
-        path = f" [cyan]{d.yaml_path}[/cyan]:" if d.yaml_path else ""
-        hint = f" [dim](hint: {d.hint})[/dim]" if d.hint else ""
+        where = f"[bold]{escape(f'{d.file}:{d.line}:{d.col}')}[/bold]"
+        path = f" [cyan]{escape(d.yaml_path)}[/cyan]:" if d.yaml_path else ""
+        hint = f" [dim](hint: {escape(d.hint)})[/dim]" if d.hint else ""
         console.print(
-            f"{where}:{path} [red]{_escape(d.message)}[/red]{_escape_hint(hint)} [dim]\\[{d.code}][/dim]"
+            f"{where}:{path} [red]{escape(d.message)}[/red]{hint} [dim]{escape(f'[{d.code}]')}[/dim]"
         )
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
-
-
-def _escape_hint(text: str) -> str:
-    if not text:
-        return text
-    inner = text[len(" [dim](hint: ") : -len(")[/dim]")]
-    return f" [dim](hint: {_escape(inner)})[/dim]"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from runtime.cli._output import console, print_diagnostics
+from runtime.cli._output import console, plural, print_diagnostics
 from runtime.compiler.workspace import check_workspace
 
 
@@ -38,12 +38,12 @@ def check_command(workspace: Path, as_json: bool) -> None:
         print_diagnostics(report.diagnostics)
         c = report.counts
         summary = (
-            f"{c['flows']} flows, {c['contracts']} contracts ({c['contract_versions']} versions), "
-            f"{c['connectors']} connectors, {c['lookups']} lookup tables, {c['templates']} templates"
+            f"{plural(c['flows'], 'flow')}, {plural(c['contracts'], 'contract')} "
+            f"({plural(c['contract_versions'], 'version')}), {plural(c['connectors'], 'connector')}, "
+            f"{plural(c['lookups'], 'lookup table')}, {plural(c['templates'], 'template')}"
         )
         if report.ok:
             console.print(f"[green]ok[/green]: {summary}; no problems")
         else:
-            n = len(report.diagnostics)
-            console.print(f"[red]{n} problem{'s' if n != 1 else ''}[/red] in {summary}")
+            console.print(f"[red]{plural(len(report.diagnostics), 'problem')}[/red] in {summary}")
     sys.exit(0 if report.ok else 1)

@@ -9,8 +9,9 @@ from typing import Any
 
 import anyio
 import click
+from rich.markup import escape
 
-from runtime.cli._output import compact, console, print_diagnostics
+from runtime.cli._output import compact, console, plural, print_diagnostics
 from runtime.compiler.workspace import check_workspace
 from runtime.connectors.mock import CompiledResponse
 from runtime.engine import Clock, RunResult, VirtualClock, run_flow
@@ -161,14 +162,20 @@ def _mocks(plan: Any, mocks_file: Path | None, mock_pairs: tuple[str, ...]) -> R
 def print_result(result: RunResult, event_file: Path) -> None:
     if result.status == "rejected":
         error = result.error or {}
-        console.print(f"[red]event rejected[/red] ({error.get('code')}): {event_file}")
+        console.print(
+            f"[red]event rejected[/red] ({escape(str(error.get('code')))}): {escape(str(event_file))}"
+        )
         if error.get("contract"):
-            console.print(f"  contract: [bold]{error['contract']}[/bold]")
-        for violation in error.get("violations") or [{"path": "", "message": error.get("message")}]:
-            console.print(f"  [cyan]{violation['path']}[/cyan]: {violation['message']}")
+            console.print(f"  contract: [bold]{escape(error['contract'])}[/bold]")
+        if not error.get("violations"):
+            console.print(f"  {escape(str(error.get('message')))}")
+        for violation in error.get("violations") or []:
+            console.print(
+                f"  [cyan]{escape(violation['path'])}[/cyan]: {escape(violation['message'])}"
+            )
         return
     console.print(
-        f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {compact(result.key)}  "
+        f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {escape(compact(result.key))}  "
         f"hash {result.content_hash[:12]}"
     )
     marks = {
@@ -182,35 +189,37 @@ def print_result(result: RunResult, event_file: Path) -> None:
     for record in result.trace:
         indent = "  " * (record.depth + 1)
         attempts = f" ×{record.attempts} attempts" if record.attempts > 1 else ""
-        detail = f" ({record.detail})" if record.detail else ""
+        detail = f" ({escape(record.detail)})" if record.detail else ""
         status = "" if record.status == "succeeded" else f" {record.status}"
         console.print(
-            f"{indent}{marks.get(record.status, '?')} [bold]{_plain(record.label)}[/bold] [dim]{record.kind}"
+            f"{indent}{marks.get(record.status, '?')} [bold]{escape(record.label)}[/bold] [dim]{record.kind}"
             f"{status}{attempts}{detail} {record.duration_ms:.1f} ms[/dim]"
         )
         if record.input is not None:
-            console.print(f"{indent}    [dim]in:[/dim]  {_plain(compact(record.input))}")
+            console.print(f"{indent}    [dim]in:[/dim]  {escape(compact(record.input))}")
         if record.error:
-            console.print(f"{indent}    [red]err:[/red] {_plain(str(record.error.get('message')))}")
+            console.print(f"{indent}    [red]err:[/red] {escape(str(record.error.get('message')))}")
         elif record.status == "succeeded":
-            console.print(f"{indent}    [dim]out:[/dim] {_plain(compact(record.output))}")
+            console.print(f"{indent}    [dim]out:[/dim] {escape(compact(record.output))}")
     for event in result.emitted:
         console.print(
-            f"emitted [bold]{event['type']}[/bold] subject={event.get('subject')} data={compact(event['data'], 200)}"
+            f"emitted [bold]{event['type']}[/bold]"
+            + (
+                f" subject={escape(str(event['subject']))}"
+                if event.get("subject") is not None
+                else ""
+            )
+            + f" data={escape(compact(event['data'], 200))}"
         )
     colour = "green" if result.succeeded else "red"
     console.print(
-        f"[{colour}]{result.status}[/{colour}] in {result.duration_ms:.1f} ms, {len(result.calls)} calls, "
-        f"{len(result.emitted)} events emitted"
+        f"[{colour}]{result.status}[/{colour}] in {result.duration_ms:.1f} ms, {plural(len(result.calls), 'call')}, "
+        f"{plural(len(result.emitted), 'event')} emitted"
     )
     if result.error:
         console.print(
-            f"[red]error[/red] at step [bold]{result.error.get('step')}[/bold] "
-            f"\\[{result.error.get('code')}]: {_plain(str(result.error.get('message')))}"
+            f"[red]error[/red] at step [bold]{escape(str(result.error.get('step')))}[/bold] "
+            f"\\[{result.error.get('code')}]: {escape(str(result.error.get('message')))}"
         )
     if result.output is not None:
-        console.print(f"output: {compact(result.output, 400)}")
-
-
-def _plain(text: str) -> str:
-    return text.replace("[", "\\[")
+        console.print(f"output: {escape(compact(result.output, 400))}")

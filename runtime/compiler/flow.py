@@ -95,7 +95,8 @@ class FlowCompiler:
     flow_names: frozenset[str]
     dropped_steps: frozenset[str] = frozenset()
     """Ids of steps left out because they did not validate; references to them are not errors."""
-    subflows: set[str] = field(default_factory=set)
+    subflows: dict[str, Path] = field(default_factory=dict)
+    """Flows this flow runs as subflows -> where the first such step names them."""
     used_contracts: set[str] = field(default_factory=set)
     _steps: dict[str, DeclaredStep] = field(default_factory=dict)
     _vars: set[str] = field(default_factory=set)
@@ -253,9 +254,11 @@ class FlowCompiler:
 
     def subflow(self, name: str, path: Path) -> None:
         if name not in self.flow_names:
-            hint = did_you_mean(name, sorted(self.flow_names)) or "add flows/<name>.yaml"
+            hint = did_you_mean(name, sorted(self.flow_names)) or (
+                f"flows: {', '.join(sorted(self.flow_names))} (add flows/{name}.yaml)"
+            )
             self.values.error(path, "ref.unknown_flow", f"no flow named `{name}`", hint)
-        self.subflows.add(name)
+        self.subflows.setdefault(name, path)
 
     def retry(
         self, policy: RetryPolicy | str | None, path: Path, *, default: RetryPolicy | None = None

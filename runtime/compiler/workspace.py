@@ -267,6 +267,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
         specs[spec.flow] = (spec, doc, dropped)
 
     flows: dict[str, FlowPlan] = {}
+    subflow_paths: dict[str, dict[str, tuple[str | int, ...]]] = {}
     names = frozenset(specs)
     for name, (spec, doc, dropped) in specs.items():
         values = values_for(doc.source_map)
@@ -280,6 +281,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
         for template in values.used_files:
             text += (root / template).read_text(encoding="utf-8")
         used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
+        subflow_paths[name] = dict(compiler.subflows)
         flows[name] = FlowPlan(
             name=name,
             version=spec.version,
@@ -289,7 +291,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             subflows=frozenset(compiler.subflows),
             **parts,
         )
-    problems += _subflow_cycles(flows, specs)
+    problems += _subflow_cycles(flows, specs, subflow_paths)
 
     by_event: dict[str, list[str]] = {}
     for flow in flows.values():
@@ -418,20 +420,23 @@ def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnos
 
 
 def _subflow_cycles(
-    flows: dict[str, FlowPlan], specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]]
+    flows: dict[str, FlowPlan],
+    specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]],
+    subflow_paths: dict[str, dict[str, tuple[str | int, ...]]],
 ) -> list[Diagnostic]:
+    """Each flow on a cycle of subflow calls, reported at its step that enters the cycle."""
     out = []
     for start in flows:
         stack = [(start, (start,))]
         while stack:
             name, trail = stack.pop()
-            for child in flows[name].subflows if name in flows else ():
+            for child in sorted(flows[name].subflows) if name in flows else ():
                 if child == start:
-                    doc = specs[start][1]
                     cycle = " -> ".join((*trail, child))
+                    entry = trail[1] if len(trail) > 1 else child
                     out.append(
-                        doc.source_map.diagnostic(
-                            ("steps",),
+                        specs[start][1].source_map.diagnostic(
+                            subflow_paths[start][entry],
                             "ref.subflow_cycle",
                             f"subflows call each other in a cycle: {cycle}",
                             "a flow may not (indirectly) run itself",

@@ -169,7 +169,7 @@ def check_envelope(event: Any) -> list[Violation]:
     validator = envelope_validator()
     problems = [] if validator.is_valid(event) else validator.violations(event)
     if isinstance(event, dict):
-        if event.get("specversion") != "1.0":
+        if "specversion" in event and event["specversion"] != "1.0":
             problems.append(("$.specversion", "must be '1.0'"))
         for required in ("id", "source", "type"):
             if required not in event and not any(

@@ -13,6 +13,10 @@ from runtime.errors import Diagnostic
 from runtime.loader.source import SourceMap
 
 _FRIENDLY_PATTERNS = {
+    r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$": "a connector operation such as erp.find_customer",
+    r"^\s*(\S+\s+){4}\S+\s*$": "a five-field cron expression such as 0 2 * * *",
+    r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$": "a semantic version such as 1.2.0",
+    r"^(env|file):.+$": "a secret reference such as env:ERP_TOKEN or file:/run/secrets/erp",
     r"^[a-z][a-z0-9_]*$": "a snake_case name (lower-case letters, digits, underscores; starts with a letter)",
     r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$": "a dotted event type such as crm.opportunity.closed_won",
 }
@@ -121,11 +125,17 @@ def allowed_keys(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
+def _is_tag(segment: Any) -> bool:
+    return isinstance(segment, str) and segment.startswith("<") and segment.endswith(">")
+
+
 def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Pydantic's loc with union tags and model names dropped: the path in the YAML."""
     path: list[str | int] = []
     value = data
     for segment in loc:
+        if _is_tag(segment) or segment == "[key]":
+            continue
         if (
             isinstance(value, dict)
             and segment in value
@@ -145,6 +155,23 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
             path.append(segment)
         # anything else is a tag or a class name that pydantic adds to loc
     return tuple(path)
+
+
+def _lower_first(text: str) -> str:
+    """`Fail the attempt…` -> `fail the attempt…`, but `JMESPath…` stays as it is."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _discriminator_tags(root: Any) -> list[str]:
+    tags: list[str] = []
+    for member in _members(root):
+        model = _unwrap(member)[0]
+        info = getattr(model, "model_fields", {}).get("kind")
+        if info is not None:
+            tags.extend(str(t) for t in typing.get_args(info.annotation))
+    return tags
 
 
 def did_you_mean(word: str, choices: list[str]) -> str | None:
@@ -168,6 +195,18 @@ def pydantic_diagnostics(
         path = _data_path(data, tuple(err["loc"]))
         full = (*prefix, *path)
         kind = err["type"]
+        on_key = bool(err["loc"]) and err["loc"][-1] == "[key]"  # a mapping key is wrong
+        if kind == "trigger_kind":
+            out.append(
+                source_map.diagnostic(
+                    full,
+                    "spec.missing_key",
+                    "missing required key `event` or `schedule`",
+                    'add `event: <event type>` or `schedule: "<cron>"`',
+                    at_key=True,
+                )
+            )
+            continue
         if kind == "extra_forbidden":
             key = str(path[-1]) if path else "?"
             parent_model = model_at(root, data, path[:-1])
@@ -200,9 +239,7 @@ def pydantic_diagnostics(
             if parent_model is not None:
                 for name, info in parent_model.model_fields.items():
                     if key in (name, info.alias) and info.description:
-                        field_doc = (
-                            f" ({info.description[0].lower()}{info.description[1:].rstrip('.')})"
-                        )
+                        field_doc = f" ({_lower_first(info.description.rstrip('.'))})"
             out.append(
                 source_map.diagnostic(
                     full[:-1],
@@ -230,6 +267,7 @@ def pydantic_diagnostics(
                     )
                 )
             else:
+                expected = ", ".join(repr(t) for t in _discriminator_tags(root)) or expected
                 out.append(
                     source_map.diagnostic(
                         full,
@@ -241,7 +279,7 @@ def pydantic_diagnostics(
                 )
         else:
             message, hint = _describe(err, path)
-            out.append(source_map.diagnostic(full, f"spec.{kind}", message, hint))
+            out.append(source_map.diagnostic(full, f"spec.{kind}", message, hint, at_key=on_key))
     unique = []
     for d in out:
         ident = (d.line, d.col, d.message)
@@ -335,14 +373,16 @@ def _describe(err: dict[str, Any], path: tuple[str | int, ...]) -> tuple[str, st
         )
     if kind == "value_error":
         return str(ctx.get("error") or err["msg"]), None
-    if kind in (
-        "greater_than_equal",
-        "greater_than",
-        "less_than_equal",
-        "less_than",
-        "too_short",
-        "too_long",
-    ):
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        size = ctx.get("actual_length")
+        word = "at least" if kind == "too_short" else "at most"
+        unit = "character" if isinstance(got, str) else "item"
+        return (
+            f"must have {word} {bound} {unit}{'s' if bound != 1 else ''}, "
+            f"got {size} {unit}{'s' if size != 1 else ''}"
+        ), None
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         text = (
             err["msg"]
             .replace("Input should be", "must be")

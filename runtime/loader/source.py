@@ -84,7 +84,7 @@ class Position:
     line: int  # 1-based
     col: int  # 1-based
     style: str | None = None  # the scalar's quote style: None, "'", '"', "|", ">"
-    index: int = 0  # character offset of the node in the file
+    index: int = field(default=0, compare=False)  # character offset of the node in the file
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from runtime.spec.common import Duration, EventType, Expression, Identifier, SpecModel, Value
 
@@ -47,6 +47,29 @@ class OnError(SpecModel):
     )
 
 
+def _trigger_kind(value: Any) -> str | None:
+    """Which trigger a mapping means, by its keys (so errors speak about one kind only)."""
+    if isinstance(value, EventTrigger | ScheduleTrigger):
+        return "<event>" if isinstance(value, EventTrigger) else "<schedule>"
+    if not isinstance(value, dict):
+        return None
+    if "schedule" in value or ("timezone" in value and "event" not in value):
+        return "<schedule>"
+    if "event" in value or "filter" in value:
+        return "<event>"
+    return None
+
+
+Trigger = Annotated[
+    Union[Annotated[EventTrigger, Tag("<event>")], Annotated[ScheduleTrigger, Tag("<schedule>")]],  # noqa: UP007
+    Discriminator(
+        _trigger_kind,
+        custom_error_type="trigger_kind",
+        custom_error_message="`on` needs `event` or `schedule`",
+    ),
+]
+
+
 class FlowSpec(SpecModel):
     """One integration workflow: what starts it, what it does, what happens when it fails."""
 
@@ -59,9 +82,7 @@ class FlowSpec(SpecModel):
     description: str | None = Field(
         default=None, description="What the flow does, in one sentence."
     )
-    on: EventTrigger | ScheduleTrigger = Field(
-        description="What starts a run: an event type or a schedule."
-    )
+    on: Trigger = Field(description="What starts a run: an event type or a schedule.")
     key: Expression | None = Field(
         default=None,
         description="The business key: one run per key value; a duplicate event starts nothing.",

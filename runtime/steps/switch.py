@@ -33,14 +33,14 @@ class ElseArm(SpecModel):
 
 def _arm_kind(value: Any) -> str | None:
     if isinstance(value, SpecModel):
-        return "else" if isinstance(value, ElseArm) else "if"
+        return "<else>" if isinstance(value, ElseArm) else "<if>"
     if isinstance(value, dict):
-        return "else" if "else" in value else "if"
+        return "<else>" if "else" in value else "<if>"
     return None
 
 
 SwitchArm = Annotated[
-    Union[Annotated[IfArm, Tag("if")], Annotated[ElseArm, Tag("else")]],  # noqa: UP007
+    Union[Annotated[IfArm, Tag("<if>")], Annotated[ElseArm, Tag("<else>")]],  # noqa: UP007
     Discriminator(_arm_kind),
 ]
 

@@ -75,9 +75,6 @@ def test_clean_workspace_exits_0_and_prints_the_counts(clean: Path) -> None:
     assert err == ""
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: summary says '1 flows', '1 connectors', '1 lookup tables'"
-)
 def test_counts_of_one_are_singular(workspace: WriteWorkspace) -> None:
     code, out, _ = invoke(
         "check",
@@ -117,10 +114,6 @@ def test_broken_workspace_exits_1_with_every_diagnostic(broken: Path) -> None:
     assert err == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: yaml_path/file are printed as rich markup: '[bold]' vanishes, '[/x]' raises MarkupError",
-)
 def test_printed_lines_are_exactly_the_diagnostics_even_with_brackets(
     workspace: WriteWorkspace,
 ) -> None:

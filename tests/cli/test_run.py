@@ -115,7 +115,6 @@ def test_successful_run_prints_each_step_with_input_and_output(
     assert re.fullmatch(r"succeeded in N ms, 2 calls, 1 events? emitted", lines[12])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: summary says '1 events emitted'")
 def test_summary_line_counts_read_well(root: Path, event_file: Path) -> None:
     code, out = invoke(root, "place", "--event", str(event_file))
     assert code == 0
@@ -158,9 +157,6 @@ def test_invalid_event_is_rejected_with_contract_and_json_path(root: Path, tmp_p
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: prints '  : flow place is triggered by ...' (empty path)"
-)
 def test_event_of_another_type_is_rejected_without_an_empty_path(
     root: Path, tmp_path: Path
 ) -> None:
@@ -174,9 +170,6 @@ def test_event_of_another_type_is_rejected_without_an_empty_path(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a missing specversion also yields \"$.specversion: must be '1.0'\""
-)
 def test_envelope_problems_are_reported_once(root: Path, tmp_path: Path) -> None:
     event = order_event()
     del event["specversion"]

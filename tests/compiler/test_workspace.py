@@ -347,10 +347,6 @@ def test_empty_seamline_yaml_means_defaults(workspace: WriteWorkspace) -> None:
     assert compile_workspace(workspace({"seamline.yaml": "# nothing yet\n"})).settings.port == 8080
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bad dict key: yaml_path 'retry_policies.Slow.[key]' and located at the value",
-)
 def test_bad_settings_are_reported_with_positions(workspace: WriteWorkspace) -> None:
     root = workspace(
         {

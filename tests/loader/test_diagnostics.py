@@ -50,10 +50,6 @@ def test_unknown_top_level_key_near_a_required_one(workspace: WriteWorkspace) ->
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: switch arm tags 'if'/'else' collide with YAML keys in _data_path: error lands on `if` with 'did you mean `if`?'",
-)
 def test_unknown_key_in_a_nested_step_of_an_if_arm(workspace: WriteWorkspace) -> None:
     text = HEAD + (
         "steps:\n  - id: s\n    switch:\n      - if: data.currency == 'EUR'\n        steps:\n"
@@ -88,10 +84,6 @@ def test_missing_required_key_quotes_the_field_description(workspace: WriteWorks
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: switch arm tag 'if' collides with the `if` key: reports missing `if` instead of `steps`",
-)
 def test_missing_steps_of_an_if_arm(workspace: WriteWorkspace) -> None:
     text = HEAD + "steps:\n  - id: s\n    switch:\n      - if: data.currency == 'EUR'\n"
     assert flow_problems(workspace, text) == [
@@ -100,9 +92,6 @@ def test_missing_steps_of_an_if_arm(workspace: WriteWorkspace) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: crashes with KeyError 'if' in model_at (and would print 'jMESPath')"
-)
 def test_missing_if_of_an_arm_keeps_the_description_capitalised(workspace: WriteWorkspace) -> None:
     text = (
         HEAD
@@ -128,10 +117,6 @@ def test_misspelt_step_kind(workspace: WriteWorkspace) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: switch arm tag 'if' collides with the `if` key: reports 'a step must be a mapping' at the if",
-)
 def test_misspelt_step_kind_inside_an_if_arm(workspace: WriteWorkspace) -> None:
     text = HEAD + (
         "steps:\n  - id: s\n    switch:\n      - if: data.currency == 'EUR'\n        steps:\n"
@@ -227,9 +212,6 @@ def test_bad_snake_case_step_id(workspace: WriteWorkspace) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a bad dict key is located at its value, not at the key"
-)
 def test_bad_snake_case_var_name_points_at_the_key(workspace: WriteWorkspace) -> None:
     text = HEAD + "vars:\n  Bad-Name: 1\nsteps:\n  - id: r\n    call: wms.reserve\n"
     assert flow_problems(workspace, text) == [
@@ -238,7 +220,6 @@ def test_bad_snake_case_var_name_points_at_the_key(workspace: WriteWorkspace) ->
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: pattern message shows the raw regex")
 def test_bad_operation_reference_is_explained_not_shown_as_a_regex(
     workspace: WriteWorkspace,
 ) -> None:
@@ -249,10 +230,6 @@ def test_bad_operation_reference_is_explained_not_shown_as_a_regex(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: EventTrigger|ScheduleTrigger union not collapsed: 3 diagnostics incl. 'unknown key `event` (did you mean `event`?)'",
-)
 def test_bad_event_type_reports_only_the_event_branch(workspace: WriteWorkspace) -> None:
     text = "flow: orders\non: { event: Shop-Order }\nsteps:\n  - id: r\n    call: wms.reserve\n"
     assert flow_problems(workspace, text) == [
@@ -261,9 +238,6 @@ def test_bad_event_type_reports_only_the_event_branch(workspace: WriteWorkspace)
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: trigger union not collapsed; schedule pattern shown as a regex"
-)
 def test_bad_schedule_reports_only_the_schedule_branch(workspace: WriteWorkspace) -> None:
     text = "flow: orders\non: { schedule: every day }\nsteps:\n  - id: r\n    call: wms.reserve\n"
     assert flow_problems(workspace, text) == [
@@ -311,19 +285,12 @@ def test_number_bounds(workspace: WriteWorkspace, retry: str, expected: str) -> 
     assert flow_problems(workspace, text) == [expected]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: too_short message garbled: 'at least 1 item after validation, not 0, got 0 items'",
-)
 def test_empty_list_below_min_length(workspace: WriteWorkspace) -> None:
     assert flow_problems(workspace, HEAD + "steps: []\n") == [
         "flows/orders.yaml:3:8: steps: must have at least 1 item, got 0 items [spec.too_short]"
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: union tag leaks into yaml_path: steps[0].retry.<policy>"
-)
 def test_model_validator_error_keeps_a_clean_yaml_path(workspace: WriteWorkspace) -> None:
     text = (
         HEAD
@@ -337,10 +304,6 @@ def test_model_validator_error_keeps_a_clean_yaml_path(workspace: WriteWorkspace
 # -- the trigger --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on: {} / {filter} / {timezone}: union not collapsed; misleading 'unknown key `filter`', no mention of schedule",
-)
 @pytest.mark.parametrize(
     ("on", "expected"),
     [
@@ -383,7 +346,6 @@ def test_unknown_connector_kind(workspace: WriteWorkspace) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: message reads 'missing `kind` (one of )'")
 def test_missing_connector_kind_lists_the_kinds(workspace: WriteWorkspace) -> None:
     root = workspace({"connectors/erp.yaml": "connector: erp\nbase_url: http://erp.local\n"})
     assert problems(root) == [
@@ -434,9 +396,6 @@ def test_duplicate_step_id_nested_in_a_for_each(workspace: WriteWorkspace) -> No
     ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: cycle is reported at the `steps` list, not at the subflow step"
-)
 def test_subflow_cycle_points_at_each_subflow_step(workspace: WriteWorkspace) -> None:
     root = workspace(
         {
@@ -464,7 +423,6 @@ def test_unknown_subflow_with_did_you_mean(workspace: WriteWorkspace) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hint is the placeholder 'add flows/<name>.yaml'")
 def test_unknown_subflow_without_a_close_name(workspace: WriteWorkspace) -> None:
     text = HEAD + "steps:\n  - id: r\n    subflow: invoicing\n"
     assert flow_problems(workspace, text) == [
