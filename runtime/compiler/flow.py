@@ -100,6 +100,7 @@ class FlowCompiler:
     used_contracts: set[str] = field(default_factory=set)
     _steps: dict[str, DeclaredStep] = field(default_factory=dict)
     _vars: set[str] = field(default_factory=set)
+    _started: set[str] = field(default_factory=set)  # steps compiled so far, in run order
     _loops: tuple[str, ...] = ()
     _loop_names: tuple[str, ...] = ()
 
@@ -134,6 +135,13 @@ class FlowCompiler:
                     "expr.unknown_step",
                     f"no step with id `{step}` in flow {self.spec.flow}",
                     hint,
+                )
+            if step not in self._started:
+                where = "the flow's vars" if path and path[0] == "vars" else "this point"
+                return (
+                    "expr.step_not_run_yet",
+                    f"step `{step}` has not run at {where}, so its output is always null here",
+                    "move the step above, or read it in a later step",
                 )
             if self._loops[: len(declared.loops)] != declared.loops:
                 loop = declared.loops[-1]
@@ -181,6 +189,7 @@ class FlowCompiler:
 
     def _step(self, config: StepConfig, path: Path) -> Any:
         kind = STEP_KINDS[config.kind_key]
+        self._started.add(config.id)
         condition = self.expression(config.if_, (*path, "if"))
         node = kind.compile(config, self, path)
         if node is None:

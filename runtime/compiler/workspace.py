@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -247,7 +248,9 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
 
     specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]] = {}
     flow_dir = root / "flows"
-    for file in sorted(flow_dir.glob("*.yaml")) if flow_dir.is_dir() else []:
+    problems += _misnamed_yaml(root)
+    flow_files = sorted(flow_dir.glob("*.yaml")) if flow_dir.is_dir() else []
+    for file in flow_files:
         doc = _parse(root, file, problems)
         if doc is None:
             continue
@@ -278,6 +281,8 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
         problems += values.diagnostics
         text = (root / doc.source_map.file).read_text(encoding="utf-8")
         used = {doc.source_map.file, *values.used_files, *compiler.used_contracts}
+        if (root / "seamline.yaml").is_file():
+            used.add("seamline.yaml")  # retry policies and defaults change behaviour too
         for template in values.used_files:
             text += (root / template).read_text(encoding="utf-8")
         used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
@@ -292,13 +297,14 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             **parts,
         )
     problems += _subflow_cycles(flows, specs, subflow_paths)
+    flows = _fold_subflow_hashes(flows)
 
     by_event: dict[str, list[str]] = {}
     for flow in flows.values():
         if flow.event_type:
             by_event.setdefault(flow.event_type, []).append(flow.name)
     counts = {
-        "flows": len(specs),
+        "flows": len(flow_files),
         "contracts": len(contracts.contracts),
         "contract_versions": sum(len(c.versions) for c in contracts.contracts.values()),
         "connectors": len(connectors),
@@ -414,6 +420,45 @@ def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnos
                     compiled.code,
                     compiled.message,
                     compiled.hint,
+                )
+            )
+    return out
+
+
+def _fold_subflow_hashes(flows: dict[str, FlowPlan]) -> dict[str, FlowPlan]:
+    """A flow's version includes the versions of the subflows it runs (transitively)."""
+
+    def closure(name: str, seen: frozenset[str]) -> list[str]:
+        out = []
+        for child in sorted(flows[name].subflows):
+            if child in flows and child not in seen:
+                out += [flows[child].content_hash, *closure(child, seen | {child})]
+        return out
+
+    folded = {}
+    for name, flow in flows.items():
+        parts = closure(name, frozenset({name}))
+        if parts:
+            digest = hashlib.sha256("\0".join([flow.content_hash, *parts]).encode()).hexdigest()
+            flow = dataclasses.replace(flow, content_hash=digest)
+        folded[name] = flow
+    return folded
+
+
+def _misnamed_yaml(root: Path) -> list[Diagnostic]:
+    """`.yml` files where seamline reads `.yaml` would be silently ignored: say so."""
+    out = []
+    for folder in ("flows", "connectors"):
+        for file in sorted((root / folder).glob("*.yml")) if (root / folder).is_dir() else []:
+            out.append(
+                Diagnostic(
+                    _rel(root, file),
+                    1,
+                    1,
+                    "",
+                    "file.extension",
+                    f"{file.name} is ignored: {folder} files end in .yaml",
+                    f"rename it to {file.stem}.yaml",
                 )
             )
     return out
