@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 import runtime.steps  # noqa: F401 - resolves the step union
-from runtime.compiler.workspace import _connector_union
+from runtime.compiler.connectors import connector_union
 from runtime.engine.mocks import MocksFile
 from runtime.spec.contract import ContractMeta
 from runtime.spec.flow import FlowSpec
@@ -22,7 +22,7 @@ def json_schema(name: str) -> dict[str, Any]:
         schema = FlowSpec.model_json_schema(by_alias=True)
         title = "seamline flow"
     elif name == "connector":
-        schema = TypeAdapter(_connector_union()).json_schema(by_alias=True)
+        schema = TypeAdapter(connector_union()).json_schema(by_alias=True)
         title = "seamline connector"
     elif name == "settings":
         schema = WorkspaceSettings.model_json_schema(by_alias=True)

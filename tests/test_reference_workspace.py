@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import anyio
 import pytest
@@ -11,8 +10,6 @@ import pytest
 from runtime.compiler.workspace import check_workspace
 from runtime.engine import VirtualClock, route, run_flow
 from runtime.engine.mocks import load_mocks
-from runtime.expressions.functions import jinja_helpers, jmespath_options
-from runtime.expressions.jinja import TemplateEngine
 from tests.conftest import REPO
 
 REQUIRED_CONTRACTS = {
@@ -63,9 +60,7 @@ def test_flow_runs_on_each_valid_example(report, flow: str, example: str) -> Non
     event = json.loads((REPO / example).read_text(encoding="utf-8"))
     if plan.flows[flow] not in route(plan, event):
         pytest.skip(f"{flow}'s filter does not take {example}")
-    globals_, filters = jinja_helpers(plan.functions)
-    mocks = load_mocks(mocks_file, str(mocks_file.relative_to(REPO)), jmespath_options(plan.functions),
-                       TemplateEngine(Path(plan.root), globals_, filters), frozenset(plan.functions.FUNCTION_TABLE))
+    mocks = load_mocks(plan, mocks_file, str(mocks_file.relative_to(REPO)))
     result = anyio.run(lambda: run_flow(plan, flow, event, mocks=mocks, clock=VirtualClock()))
     assert result.status == "succeeded", result.error
     assert all(call.mocked for call in result.calls), "every call of the reference flows is mocked"

@@ -19,8 +19,6 @@ from runtime.engine.executor import event_document
 from runtime.engine.mocks import RunMocks, load_mocks
 from runtime.errors import FlowError
 from runtime.expressions.compiled import Literal
-from runtime.expressions.functions import jinja_helpers, jmespath_options
-from runtime.expressions.jinja import TemplateEngine
 from runtime.expressions.jmes import is_truthy
 
 
@@ -133,20 +131,7 @@ def run_command(
 
 
 def _mocks(plan: Any, mocks_file: Path | None, mock_pairs: tuple[str, ...]) -> RunMocks:
-    globals_, filters = jinja_helpers(plan.functions)
-    templates = TemplateEngine(Path(plan.root), globals_, filters)
-    options = jmespath_options(plan.functions)
-    mocks = (
-        load_mocks(
-            mocks_file,
-            str(mocks_file),
-            options,
-            templates,
-            frozenset(plan.functions.FUNCTION_TABLE),
-        )
-        if mocks_file
-        else RunMocks({})
-    )
+    mocks = load_mocks(plan, mocks_file) if mocks_file else RunMocks({})
     for pair in mock_pairs:
         step, sep, file = pair.partition("=")
         if not sep:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from runtime.compiler._values import ValueCompiler
 from runtime.connectors.base import Connector
 from runtime.contracts.registry import ContractRegistry
 from runtime.expressions.compiled import CompiledValue
-from runtime.expressions.functions import IntegrationFunctions
+from runtime.expressions.functions import IntegrationFunctions, jmespath_options
+from runtime.expressions.jinja import TemplateEngine
 from runtime.expressions.jmes import CompiledExpression
+from runtime.loader.source import SourceMap
 from runtime.spec.settings import WorkspaceSettings
 
 
@@ -46,6 +50,18 @@ class Plan:
     workspace_hash: str
     lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     by_event: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    templates: TemplateEngine | None = None
+
+    def value_compiler(self, source_map: SourceMap) -> ValueCompiler:
+        """Compiles values of another file (a mocks file, a test case) like the workspace's."""
+        table = self.functions.FUNCTION_TABLE
+        return ValueCompiler(
+            source_map,
+            jmespath_options(self.functions),
+            self.templates or TemplateEngine(Path(self.root)),
+            frozenset(table),
+            {name: entry["signature"] for name, entry in table.items()},
+        )
 
     def flows_for(self, event_type: str) -> list[FlowPlan]:
         return [self.flows[name] for name in self.by_event.get(event_type, ())]

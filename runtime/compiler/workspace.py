@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Any
 
-from pydantic import Discriminator, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-import runtime.connectors  # noqa: F401 - registers connector kinds
-from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.compiler._values import ValueCompiler
+from runtime.compiler.connectors import load_connectors
 from runtime.compiler.flow import DROPPED_PREFIX, FlowCompiler
 from runtime.compiler.plan import FlowPlan, Plan
-from runtime.connectors.base import CONNECTOR_KINDS, Connector
 from runtime.contracts.registry import ContractRegistry, check_examples, load_contracts
 from runtime.errors import Diagnostic, FlowError
 from runtime.expressions.functions import IntegrationFunctions, jinja_helpers, jmespath_options
 from runtime.expressions.jinja import TemplateEngine, TemplateProblem
 from runtime.loader.diagnostics import did_you_mean, pydantic_diagnostics
-from runtime.loader.source import SourceMap, YamlDocument, YamlLoadError, parse_yaml
+from runtime.loader.files import parse_file, relative_name
+from runtime.loader.lookups import load_lookups
+from runtime.loader.source import SourceMap, YamlDocument
 from runtime.spec.flow import FlowSpec
 from runtime.spec.settings import WorkspaceSettings
 from runtime.steps import STEP_KINDS, AnyStep
@@ -44,43 +44,11 @@ class WorkspaceReport:
         return not any(d.severity == "error" for d in self.diagnostics)
 
 
-def _connector_union() -> Any:
-    members = tuple(k.config for k in CONNECTOR_KINDS.values())
-    return Annotated[Union[members], Discriminator("kind")]  # noqa: UP007
-
-
-def _rel(root: Path, path: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _parse(root: Path, file: Path, problems: list[Diagnostic]) -> YamlDocument | None:
-    try:
-        return parse_yaml(file.read_text(encoding="utf-8"), _rel(root, file))
-    except YamlLoadError as exc:
-        problems.extend(exc.diagnostics)
-    except UnicodeDecodeError as exc:
-        problems.append(
-            Diagnostic(
-                _rel(root, file),
-                1,
-                1,
-                "",
-                "file.encoding",
-                f"not UTF-8 text: {exc.reason}",
-                "save the file as UTF-8",
-            )
-        )
-    return None
-
-
 def _load_settings(root: Path, problems: list[Diagnostic]) -> WorkspaceSettings:
     file = root / "seamline.yaml"
     if not file.is_file():
         return WorkspaceSettings()
-    doc = _parse(root, file, problems)
+    doc = parse_file(root, file, problems)
     if doc is None:
         return WorkspaceSettings()
     try:
@@ -88,131 +56,6 @@ def _load_settings(root: Path, problems: list[Diagnostic]) -> WorkspaceSettings:
     except ValidationError as exc:
         problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, WorkspaceSettings))
         return WorkspaceSettings()
-
-
-def load_lookups(
-    root: Path, problems: list[Diagnostic]
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Reference tables in flows/lookups: YAML mappings, or CSV files keyed by their first column."""
-    tables: dict[str, dict[str, Any]] = {}
-    files: dict[str, str] = {}
-    folder = root / "flows" / "lookups"
-    if not folder.is_dir():
-        return tables, files
-    for file in sorted(folder.iterdir()):
-        name, rel = file.stem, _rel(root, file)
-        if file.suffix in (".yaml", ".yml"):
-            doc = _parse(root, file, problems)
-            if doc is None:
-                continue
-            if not isinstance(doc.data, dict):
-                problems.append(
-                    doc.source_map.diagnostic(
-                        (),
-                        "lookup.not_mapping",
-                        "a lookup table is a mapping of key: value",
-                        "write one `KEY: value` line per entry",
-                    )
-                )
-                continue
-            tables[name] = {str(k): v for k, v in doc.data.items()}
-        elif file.suffix == ".csv":
-            with file.open(newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-            if not rows:
-                problems.append(
-                    Diagnostic(
-                        rel,
-                        1,
-                        1,
-                        "",
-                        "lookup.empty",
-                        "CSV lookup table has no rows",
-                        "the first row names the columns; the first column is the key",
-                    )
-                )
-                continue
-            key_column = next(iter(rows[0]))
-            table: dict[str, Any] = {}
-            for line, row in enumerate(rows, start=2):
-                key = row[key_column]
-                if key in table:
-                    problems.append(
-                        Diagnostic(
-                            rel,
-                            line,
-                            1,
-                            "",
-                            "lookup.duplicate_key",
-                            f"key {key!r} appears twice",
-                            "keys in the first column must be unique",
-                        )
-                    )
-                table[key] = row
-            tables[name] = table
-        else:
-            continue
-        files[name] = rel
-    return tables, files
-
-
-def _load_connectors(
-    root: Path, values_for: Any, problems: list[Diagnostic]
-) -> dict[str, Connector]:
-    connectors: dict[str, Connector] = {}
-    folder = root / "connectors"
-    if not folder.is_dir():
-        return connectors
-    union = _connector_union()
-    adapter: TypeAdapter[Any] = TypeAdapter(union)
-    for file in sorted(folder.glob("*.yaml")):
-        doc = _parse(root, file, problems)
-        if doc is None:
-            continue
-        try:
-            config = adapter.validate_python(doc.data)
-        except ValidationError as exc:
-            problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, union))
-            continue
-        if config.connector != file.stem:
-            problems.append(
-                doc.source_map.diagnostic(
-                    ("connector",),
-                    "spec.name_mismatch",
-                    f"connector `{config.connector}` is in file {file.name}",
-                    f"rename the file to {config.connector}.yaml or the connector to {file.stem}",
-                )
-            )
-            continue
-        compiler = _ConnectorCompiler(values_for(doc.source_map))
-        connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
-        problems.extend(compiler.values.diagnostics)
-    return connectors
-
-
-class _ConnectorCompiler:
-    def __init__(self, values: ValueCompiler) -> None:
-        self.values = values
-
-    def value(
-        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
-    ) -> Any:
-        return self.values.value(raw, path, check_roots(roots))
-
-    def expression(
-        self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
-    ) -> Any:
-        return None if text is None else self.values.expression(text, path, check_roots(roots))
-
-    def duration(self, text: str | None) -> float | None:
-        from runtime.spec.common import parse_duration
-
-        return parse_duration(text) if text else None
-
-    def error(
-        self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
-    ) -> None:
-        self.values.error(path, code, message, hint)
 
 
 def _hash(root: Path, files: set[str]) -> str:
@@ -243,7 +86,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     contracts, contract_problems = load_contracts(root)
     problems += contract_problems
     problems += check_examples(root, contracts)
-    connectors = _load_connectors(root, values_for, problems)
+    connectors = load_connectors(root, values_for, problems)
     problems += _check_template_files(root, templates)
 
     specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]] = {}
@@ -251,7 +94,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     problems += _misnamed_yaml(root)
     flow_files = sorted(flow_dir.glob("*.yaml")) if flow_dir.is_dir() else []
     for file in flow_files:
-        doc = _parse(root, file, problems)
+        doc = parse_file(root, file, problems)
         if doc is None:
             continue
         spec, dropped = _validate_flow(doc, problems)
@@ -329,6 +172,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             ),
             lookups=lookups,
             by_event={k: tuple(v) for k, v in by_event.items()},
+            templates=templates,
         )
     return WorkspaceReport(root, plan, problems, counts)
 
@@ -413,7 +257,7 @@ def _check_template_files(root: Path, templates: TemplateEngine) -> list[Diagnos
         if isinstance(compiled, TemplateProblem):
             out.append(
                 Diagnostic(
-                    compiled.file or _rel(root, file),
+                    compiled.file or relative_name(root, file),
                     compiled.line,
                     1,
                     "",
@@ -452,7 +296,7 @@ def _misnamed_yaml(root: Path) -> list[Diagnostic]:
         for file in sorted((root / folder).glob("*.yml")) if (root / folder).is_dir() else []:
             out.append(
                 Diagnostic(
-                    _rel(root, file),
+                    relative_name(root, file),
                     1,
                     1,
                     "",

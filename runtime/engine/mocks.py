@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from jmespath.visitor import Options
 from pydantic import Field, ValidationError
 
-from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.compiler.connectors import RootedCompiler
+from runtime.compiler.plan import Plan
 from runtime.connectors.mock import CompiledResponse, MockOperationConfig, compile_operation
 from runtime.errors import FlowError
-from runtime.expressions.jinja import TemplateEngine
 from runtime.loader.diagnostics import pydantic_diagnostics
 from runtime.loader.source import YamlLoadError, parse_yaml
 from runtime.spec.common import SpecModel
@@ -41,36 +39,20 @@ class RunMocks:
         return None
 
 
-class _Compiler:
-    def __init__(self, values: ValueCompiler) -> None:
-        self.values = values
-
-    def value(
-        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
-    ) -> Any:
-        return self.values.value(raw, path, check_roots(roots))
-
-
-def load_mocks(
-    file: Path,
-    display: str,
-    options: Options,
-    templates: TemplateEngine,
-    function_names: frozenset[str],
-) -> RunMocks:
+def load_mocks(plan: Plan, file: Path, display: str | None = None) -> RunMocks:
+    """Compile a mocks file against the plan's functions and templates; FlowError if bad."""
     try:
-        doc = parse_yaml(file.read_text(encoding="utf-8"), display)
+        doc = parse_yaml(file.read_text(encoding="utf-8"), display or str(file))
     except YamlLoadError as exc:
         raise FlowError(exc.diagnostics) from exc
     try:
         spec = MocksFile.model_validate(doc.data)
     except ValidationError as exc:
         raise FlowError(pydantic_diagnostics(exc, doc.data, doc.source_map, MocksFile)) from exc
-    values = ValueCompiler(doc.source_map, options, templates, function_names)
-    compiler = _Compiler(values)
+    compiler = RootedCompiler(plan.value_compiler(doc.source_map))
     responses = {
         key: compile_operation(op, compiler, ("mocks", key)) for key, op in spec.mocks.items()
-    }  # type: ignore[arg-type]
-    if values.diagnostics:
-        raise FlowError(values.diagnostics)
+    }
+    if compiler.values.diagnostics:
+        raise FlowError(compiler.values.diagnostics)
     return RunMocks(responses)

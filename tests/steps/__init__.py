@@ -13,8 +13,6 @@ from runtime.compiler.plan import Plan
 from runtime.compiler.workspace import compile_workspace
 from runtime.engine import Clock, RunResult, StepRecord, VirtualClock, run_flow
 from runtime.engine.mocks import RunMocks, load_mocks
-from runtime.expressions.functions import jinja_helpers, jmespath_options
-from runtime.expressions.jinja import TemplateEngine
 from tests.conftest import order_event
 
 
@@ -27,10 +25,7 @@ def make_mocks(plan: Plan, answers: Mapping[str, Any]) -> RunMocks:
     """Run mocks exactly as `seamline run --mocks FILE` builds them: step id or op -> answer."""
     file = Path(plan.root) / ".test-mocks.yaml"
     file.write_text(yaml.safe_dump({"mocks": dict(answers)}, sort_keys=False), encoding="utf-8")
-    globals_, filters = jinja_helpers(plan.functions)
-    templates = TemplateEngine(Path(plan.root), globals_, filters)
-    return load_mocks(file, ".test-mocks.yaml", jmespath_options(plan.functions), templates,
-                      frozenset(plan.functions.FUNCTION_TABLE))
+    return load_mocks(plan, file, ".test-mocks.yaml")
 
 
 def run(plan: Plan, flow: str, event: dict[str, Any] | None = None, *, mocks: Mapping[str, Any] | RunMocks | None = None,

@@ -1,0 +1,80 @@
+"""Connector files -> connector instances, with their operations' values compiled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, TypeAdapter, ValidationError
+
+import runtime.connectors  # noqa: F401 - registers connector kinds
+from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.connectors.base import CONNECTOR_KINDS, Connector
+from runtime.errors import Diagnostic
+from runtime.loader.diagnostics import pydantic_diagnostics
+from runtime.loader.files import parse_file
+from runtime.spec.common import parse_duration
+
+
+def connector_union() -> Any:
+    members = tuple(k.config for k in CONNECTOR_KINDS.values())
+    return Annotated[Union[members], Discriminator("kind")]  # noqa: UP007
+
+
+def load_connectors(
+    root: Path, values_for: Any, problems: list[Diagnostic]
+) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = {}
+    folder = root / "connectors"
+    if not folder.is_dir():
+        return connectors
+    union = connector_union()
+    adapter: TypeAdapter[Any] = TypeAdapter(union)
+    for file in sorted(folder.glob("*.yaml")):
+        doc = parse_file(root, file, problems)
+        if doc is None:
+            continue
+        try:
+            config = adapter.validate_python(doc.data)
+        except ValidationError as exc:
+            problems.extend(pydantic_diagnostics(exc, doc.data, doc.source_map, union))
+            continue
+        if config.connector != file.stem:
+            problems.append(
+                doc.source_map.diagnostic(
+                    ("connector",),
+                    "spec.name_mismatch",
+                    f"connector `{config.connector}` is in file {file.name}",
+                    f"rename the file to {config.connector}.yaml or the connector to {file.stem}",
+                )
+            )
+            continue
+        compiler = RootedCompiler(values_for(doc.source_map))
+        connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
+        problems.extend(compiler.values.diagnostics)
+    return connectors
+
+
+class RootedCompiler:
+    """Compiles values that see only the given root names (an operation sees `input`)."""
+
+    def __init__(self, values: ValueCompiler) -> None:
+        self.values = values
+
+    def value(
+        self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> Any:
+        return self.values.value(raw, path, check_roots(roots))
+
+    def expression(
+        self, text: str | None, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
+    ) -> Any:
+        return None if text is None else self.values.expression(text, path, check_roots(roots))
+
+    def duration(self, text: str | None) -> float | None:
+        return parse_duration(text) if text else None
+
+    def error(
+        self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
+    ) -> None:
+        self.values.error(path, code, message, hint)
