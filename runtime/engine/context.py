@@ -15,6 +15,7 @@ import anyio
 from runtime.compiler.plan import FlowPlan, Plan
 from runtime.connectors.base import CallRequest, Operation
 from runtime.contracts.registry import ContractVersion
+from runtime.engine.journal import DONE, LEAF_KINDS, Journal, MemoryJournal, Suspend
 from runtime.engine.mocks import RunMocks
 from runtime.engine.result import CallRecord, RunResult, StepRecord
 from runtime.errors import (
@@ -28,6 +29,7 @@ from runtime.expressions.jmes import is_truthy
 from runtime.spec.retry import RetryPolicy
 from runtime.steps.fail import FlowFailure
 from runtime.steps.wait_for import WaitTimeout
+from runtime.store.base import JournalEntry, OpenWait
 
 
 class Clock:
@@ -72,6 +74,15 @@ class RunState:
     undos: list[tuple[Any, dict[str, Any], str]] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     subflow_depth: int = 0
+    journal: Journal = field(default_factory=MemoryJournal)
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def key_prefix(self) -> str:
+        """Idempotency keys: `<run>:<step>`; a run replayed from the start gets fresh ones."""
+        generation = self.journal.generation
+        return self.result.run_id if not generation else f"{self.result.run_id}.{generation}"
 
 
 def error_code(exc: BaseException) -> tuple[str, bool]:
@@ -96,6 +107,11 @@ def error_code(exc: BaseException) -> tuple[str, bool]:
 
 
 _NESTING = ("steps", "else", "parallel")
+_STEP_ERROR_FIELDS = ("flow", "step", "attempt", "code", "message", "transient")
+
+
+def node_kind(node: Any) -> str:
+    return str(getattr(node, "kind", "undo"))
 
 
 class StepRunner:
@@ -141,6 +157,14 @@ class StepRunner:
             steps[node.id] = {"output": None, "status": "skipped"}
             return None
         self.state.result.trace.append(record)
+        leaf = node.kind in LEAF_KINDS
+        entry = self.state.journal.entry(record.label) if leaf else None
+        if entry is not None and entry.status in DONE:
+            return self._restore(node, record, entry)
+        if entry is not None and entry.status == "failed" and entry.error:
+            record.status, record.error, record.input = "failed", entry.error, entry.input
+            record.detail = "from journal"
+            raise StepError(**{k: entry.error[k] for k in _STEP_ERROR_FIELDS if k in entry.error})
         runner = StepRunner(self.state, self.document, self.prefix)
         runner._current = record
         started = time.perf_counter()
@@ -150,11 +174,17 @@ class StepRunner:
                     output = await node.execute(runner)
             else:
                 output = await node.execute(runner)
+        except Suspend:
+            record.status = "waiting"
+            record.duration_ms = (time.perf_counter() - started) * 1000
+            raise
         except StepError as exc:
             record.status = "failed"
             record.duration_ms = (time.perf_counter() - started) * 1000
             if record.error is None and exc.step == record.label:
                 record.error = exc.to_dict()
+            if leaf:
+                await self._journal(node, record)
             raise
         except Exception as exc:
             record.status = "failed"
@@ -169,6 +199,8 @@ class StepRunner:
                 transient=transient,
             )
             record.error = error.to_dict()
+            if leaf:
+                await self._journal(node, record)
             raise error from exc
         finally:
             if record.status == "running":  # cancelled, e.g. a sibling parallel branch failed
@@ -181,7 +213,34 @@ class StepRunner:
             arm = self.document.get("_arms", {}).get(node.id)
             record.detail = "no arm matched" if arm is None else f"took arm {arm}"
         steps[node.id] = {"output": output, "status": "succeeded"}
+        if leaf:
+            await self._journal(node, record, emitted=[output] if node.kind == "emit" else ())
         return output
+
+    async def _journal(self, node: Any, record: StepRecord, emitted: Sequence[dict[str, Any]] = ()) -> None:
+        journal = self.state.journal
+        if not journal.durable:
+            return
+        entry = JournalEntry(
+            run_id=self.run_id, generation=journal.generation, label=record.label, kind=node.kind,
+            status=record.status, input=record.input, output=record.output, error=record.error,
+            attempts=record.attempts, started_at=record.started_at, finished_at=iso(self.state.clock.now()),
+            duration_ms=record.duration_ms,
+        )
+        await journal.record(entry, emitted)
+
+    def _restore(self, node: Any, record: StepRecord, entry: JournalEntry) -> Any:
+        """A step that already happened: its journaled result, and the state it left behind."""
+        record.status, record.output, record.input = entry.status, entry.output, entry.input
+        record.attempts, record.duration_ms, record.detail = entry.attempts, entry.duration_ms, "from journal"
+        self.document["steps"][node.id] = {"output": entry.output, "status": entry.status}
+        if node.kind == "set" and isinstance(entry.output, dict):
+            self.document["vars"] = {**self.document.get("vars", {}), **entry.output}
+        elif node.kind == "call" and getattr(node, "undo", None) is not None:
+            self.register_undo(node)
+        elif node.kind == "emit" and isinstance(entry.output, dict):
+            self.state.result.emitted.append(entry.output)
+        return entry.output
 
     def _evaluate_condition(self, node: Any, record: StepRecord) -> Any:
         try:
@@ -204,7 +263,7 @@ class StepRunner:
     async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any:
         record = self._current
         label = record.label if record else node.id
-        key = f"{self.run_id}:{label}"
+        key = f"{self.state.key_prefix()}:{label}"
         call = CallRecord(
             step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0
         )
@@ -212,6 +271,12 @@ class StepRunner:
         if record is not None:
             record.input = payload
         attempt = 0
+        journal = self.state.journal
+        pending = journal.entry(label) if journal.durable else None
+        if pending is not None and pending.status == "retrying":
+            attempt = pending.attempts  # attempts made before the run was suspended
+            if pending.wake_at is not None and pending.wake_at > self.state.now():
+                raise Suspend(pending.wake_at)
         while True:
             attempt += 1
             call.attempts = attempt
@@ -245,6 +310,15 @@ class StepRunner:
                 delay = retry.wait_before(attempt + 1, self.state.rng.uniform(-1, 1))
                 if exc.retry_after is not None:  # the server's word beats max_delay
                     delay = max(delay, exc.retry_after)
+                if journal.durable:  # a durable timer: the wait survives a restart
+                    wake = self.state.now() + delay
+                    await journal.record(JournalEntry(
+                        run_id=self.run_id, generation=journal.generation, label=label, kind=node_kind(node),
+                        status="retrying", input=payload, attempts=attempt, wake_at=wake,
+                        error={"code": f"connector.{exc.error_class}", "message": str(exc)},
+                        started_at=record.started_at if record else "", finished_at=iso(self.state.clock.now()),
+                    ))
+                    raise Suspend(wake) from exc
                 await self.state.clock.sleep(delay)
 
     async def emit(
@@ -284,6 +358,7 @@ class StepRunner:
             self.state.undos,
             self.state.rng,
             self.state.subflow_depth + 1,
+            self.state.journal,
         )
         return await run_scope(
             child_state, event, f"{self.label(node)}>{flow}", self.document["run"]
@@ -292,6 +367,27 @@ class StepRunner:
     async def wait_for(
         self, node: Any, event_type: str, correlation: Any, timeout: float
     ) -> dict[str, Any] | None:
+        journal = self.state.journal
+        if journal.durable:
+            label = self._current.label if self._current else self.label(node)
+            entry = journal.entry(label)
+            now = self.state.now()
+            if entry is not None and entry.status == "waiting":
+                if entry.wake_at is not None and now >= entry.wake_at:
+                    return None  # timed out
+                raise Suspend(entry.wake_at)
+            deadline = now + timeout
+            wait = OpenWait(self.run_id, journal.generation, label, event_type, node.match.source, correlation, deadline)
+            await journal.record(
+                JournalEntry(
+                    run_id=self.run_id, generation=journal.generation, label=label, kind="wait_for",
+                    status="waiting", input={"correlation": correlation}, wake_at=deadline,
+                    detail={"event_type": event_type, "match": node.match.source, "correlation": correlation},
+                    started_at=iso(self.state.clock.now()),
+                ),
+                wait=wait,
+            )
+            raise Suspend(deadline, wait)
         mocked = self.state.mocks.answer_for(node.id, None) if self.state.mocks else None
         if mocked is None:
             raise SeamlineError(
@@ -312,7 +408,22 @@ class StepRunner:
     async def sleep(self, node: Any, seconds: float) -> None:
         if self._current is not None:
             self._current.detail = f"waited {seconds:g}s"
-        await self.state.clock.sleep(seconds)
+        journal = self.state.journal
+        if not journal.durable:
+            await self.state.clock.sleep(seconds)
+            return
+        label = self._current.label if self._current else self.label(node)
+        entry = journal.entry(label)
+        if entry is not None and entry.status == "waiting" and entry.wake_at is not None:
+            if entry.wake_at <= self.state.now():
+                return
+            raise Suspend(entry.wake_at)
+        wake = self.state.now() + seconds
+        await journal.record(JournalEntry(
+            run_id=self.run_id, generation=journal.generation, label=label, kind=node.kind, status="waiting",
+            wake_at=wake, started_at=iso(self.state.clock.now()),
+        ))
+        raise Suspend(wake)
 
     def register_undo(self, node: Any) -> None:
         self.state.undos.append((node, self.document, self.label(node)))

@@ -74,45 +74,40 @@ async def run_flow(
     """One in-process run. Never raises for a failing run: the result carries the failure."""
     flow = plan.flows[flow_name]
     clock = clock or Clock()
-    started = clock.now()
-    result = RunResult(
-        run_id or new_run_id(),
-        flow.name,
-        flow.version,
-        flow.content_hash,
-        "running",
-        started_at=iso(started),
-    )
-    t0 = time.perf_counter()
+    result = RunResult(run_id or new_run_id(), flow.name, flow.version, flow.content_hash, "running",
+                       started_at=iso(clock.now()))
     if validate:
         rejection = _rejection(plan, flow, event)
         if rejection is not None:
             result.status, result.error = "rejected", rejection
             return result
     state = RunState(plan, flow, result, clock, mocks)
+    result.key = flow.key.evaluate(event_document(event)) if flow.key is not None else None
+    await drive(state, event)
+    return result
+
+
+def run_info(result: RunResult, flow: FlowPlan) -> dict[str, Any]:
+    """The `run` object expressions see."""
+    return {"id": result.run_id, "flow": flow.name, "version": flow.version, "started_at": result.started_at,
+            "key": result.key, "hash": flow.content_hash}
+
+
+async def drive(state: RunState, event: dict[str, Any]) -> None:
+    """Run the flow to its end (or until it suspends: journal.Suspend propagates), compensating
+    on failure; the outcome is left in state.result (status, output, error)."""
+    result, flow = state.result, state.flow
+    t0 = time.perf_counter()
     try:
-        result.key = flow.key.evaluate(event_document(event)) if flow.key is not None else None
-        run = {
-            "id": result.run_id,
-            "flow": flow.name,
-            "version": flow.version,
-            "started_at": result.started_at,
-            "key": result.key,
-            "hash": flow.content_hash,
-        }
-        result.output = await run_scope(state, event, "", run)
+        result.output = await run_scope(state, event, "", run_info(result, flow))
         result.status = "succeeded"
     except (StepError, ExpressionError) as exc:
-        result.error = (
-            exc.to_dict()
-            if isinstance(exc, StepError)
-            else {"code": "expression.failed", "message": str(exc)}
-        )
-        if flow.compensate:
-            await _compensate(state)
-        result.status = "dead_lettered" if flow.then == "dead_letter" else "failed"
-    result.duration_ms = (time.perf_counter() - t0) * 1000
-    return result
+        result.error = exc.to_dict() if isinstance(exc, StepError) else {"code": "expression.failed",
+                                                                          "message": str(exc)}
+        undo_failed = await _compensate(state) if flow.compensate else False
+        result.status = "dead_lettered" if flow.then == "dead_letter" or undo_failed else "failed"
+    finally:
+        result.duration_ms = (time.perf_counter() - t0) * 1000
 
 
 def _rejection(plan: Plan, flow: FlowPlan, event: Any) -> dict[str, Any] | None:
@@ -129,40 +124,50 @@ def _rejection(plan: Plan, flow: FlowPlan, event: Any) -> dict[str, Any] | None:
     if flow.event_type != event.get("type"):
         return {
             "code": "route.wrong_type",
-            "message": f"flow {flow.name} is triggered by {flow.event_type!r}, "
-            f"not {event.get('type')!r}",
+            "message": f"flow {flow.name} is triggered by {flow.event_type!r}, not {event.get('type')!r}",
             "violations": [],
         }
     return None
 
 
-async def _compensate(state: RunState) -> None:
-    """Run the registered undos in reverse order; each with its own retry policy."""
+async def _compensate(state: RunState) -> bool:
+    """Run the registered undos in reverse order, each with its own retry policy and journaled
+    like a step (so a resumed compensation skips what it already undid). True if one failed."""
+    any_failed = False
+    journal = state.journal
     while state.undos:
-        node, document, label = state.undos.pop()
+        node, document, label = state.undos[-1]
         undo = node.undo
-        record = StepRecord(
-            f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now())
-        )
+        record = StepRecord(f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now()))
         state.result.trace.append(record)
+        done = journal.entry(record.label)
+        if done is not None and done.status in ("compensated", "compensation_failed"):
+            record.status, record.input, record.output, record.error = done.status, done.input, done.output, done.error
+            record.detail = "from journal"
+            any_failed = any_failed or done.status == "compensation_failed"
+            state.undos.pop()
+            continue
         t0 = time.perf_counter()
-        payload = None
+        runner = StepRunner(state, document)
+        runner._current = record
         try:
             payload = undo.payload.evaluate(document)
             record.input = payload
-            runner = StepRunner(state, document)
-            runner._current = record
-            record.output = await runner.call(
-                _UndoCall(undo.id), undo.operation, payload, undo.retry
-            )
+            record.output = await runner.call(_UndoCall(undo.id), undo.operation, payload, undo.retry)
             record.status = "compensated"
         except (StepError, ConnectorError, ExpressionError) as exc:
             record.status = "compensation_failed"
             record.error = {"message": str(exc)}
+            any_failed = True
         record.duration_ms = (time.perf_counter() - t0) * 1000
+        await runner._journal(_UndoCall(undo.id), record)
+        state.undos.pop()
+    return any_failed
 
 
 class _UndoCall:
+    kind = "undo"
+
     def __init__(self, step_id: str) -> None:
         self.id = step_id
         self.timeout = None
