@@ -7,7 +7,9 @@ import click
 from runtime.cli.check import check_command
 from runtime.cli.docs import docs_command
 from runtime.cli.run import run_command
+from runtime.cli.runs import dlq_group, runs_group
 from runtime.cli.schema import schema_command
+from runtime.cli.worker import ingest_command, worker_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +22,10 @@ cli.add_command(check_command)
 cli.add_command(run_command)
 cli.add_command(schema_command)
 cli.add_command(docs_command)
+cli.add_command(ingest_command)
+cli.add_command(worker_command)
+cli.add_command(runs_group)
+cli.add_command(dlq_group)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pydantic import Discriminator, TypeAdapter, ValidationError
 import runtime.connectors  # noqa: F401 - registers connector kinds
 from runtime.compiler._values import ValueCompiler, check_roots
 from runtime.connectors.base import CONNECTOR_KINDS, Connector
-from runtime.errors import Diagnostic
+from runtime.errors import Diagnostic, format_yaml_path
 from runtime.loader.diagnostics import pydantic_diagnostics
 from runtime.loader.files import parse_file
 from runtime.spec.common import parse_duration
@@ -49,7 +49,7 @@ def load_connectors(
                 )
             )
             continue
-        compiler = RootedCompiler(values_for(doc.source_map))
+        compiler = RootedCompiler(values_for(doc.source_map), root)
         connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
         problems.extend(compiler.values.diagnostics)
     return connectors
@@ -58,8 +58,13 @@ def load_connectors(
 class RootedCompiler:
     """Compiles values that see only the given root names (an operation sees `input`)."""
 
-    def __init__(self, values: ValueCompiler) -> None:
+    def __init__(self, values: ValueCompiler, root: Path | None = None) -> None:
         self.values = values
+        self._root = root if root is not None else Path.cwd()
+
+    @property
+    def root(self) -> Path:
+        return self._root
 
     def value(
         self, raw: Any, path: tuple[str | int, ...], *, roots: tuple[str, ...] = ("input",)
@@ -78,3 +83,19 @@ class RootedCompiler:
         self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
     ) -> None:
         self.values.error(path, code, message, hint)
+
+    def error_at(
+        self,
+        path: tuple[str | int, ...],
+        text: str,
+        offset: int,
+        code: str,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        line, col = self.values.source_map.locate(path, text, offset)
+        self.values.diagnostics.append(
+            Diagnostic(
+                self.values.source_map.file, line, col, format_yaml_path(path), code, message, hint
+            )
+        )

@@ -37,6 +37,8 @@ class FlowPlan:
     then: str
     output: CompiledValue | None
     subflows: frozenset[str] = frozenset()
+    files: tuple[str, ...] = ()
+    """Workspace files this version is made of (what content_hash covers), for version pinning."""
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             description=spec.description,
             file=doc.source_map.file,
             content_hash=_hash(root, used),
+            files=tuple(sorted(used)),
             subflows=frozenset(compiler.subflows),
             **parts,
         )

@@ -217,14 +217,24 @@ class StepRunner:
             await self._journal(node, record, emitted=[output] if node.kind == "emit" else ())
         return output
 
-    async def _journal(self, node: Any, record: StepRecord, emitted: Sequence[dict[str, Any]] = ()) -> None:
+    async def _journal(
+        self, node: Any, record: StepRecord, emitted: Sequence[dict[str, Any]] = ()
+    ) -> None:
         journal = self.state.journal
         if not journal.durable:
             return
         entry = JournalEntry(
-            run_id=self.run_id, generation=journal.generation, label=record.label, kind=node.kind,
-            status=record.status, input=record.input, output=record.output, error=record.error,
-            attempts=record.attempts, started_at=record.started_at, finished_at=iso(self.state.clock.now()),
+            run_id=self.run_id,
+            generation=journal.generation,
+            label=record.label,
+            kind=node.kind,
+            status=record.status,
+            input=record.input,
+            output=record.output,
+            error=record.error,
+            attempts=record.attempts,
+            started_at=record.started_at,
+            finished_at=iso(self.state.clock.now()),
             duration_ms=record.duration_ms,
         )
         await journal.record(entry, emitted)
@@ -232,7 +242,11 @@ class StepRunner:
     def _restore(self, node: Any, record: StepRecord, entry: JournalEntry) -> Any:
         """A step that already happened: its journaled result, and the state it left behind."""
         record.status, record.output, record.input = entry.status, entry.output, entry.input
-        record.attempts, record.duration_ms, record.detail = entry.attempts, entry.duration_ms, "from journal"
+        record.attempts, record.duration_ms, record.detail = (
+            entry.attempts,
+            entry.duration_ms,
+            "from journal",
+        )
         self.document["steps"][node.id] = {"output": entry.output, "status": entry.status}
         if node.kind == "set" and isinstance(entry.output, dict):
             self.document["vars"] = {**self.document.get("vars", {}), **entry.output}
@@ -312,12 +326,21 @@ class StepRunner:
                     delay = max(delay, exc.retry_after)
                 if journal.durable:  # a durable timer: the wait survives a restart
                     wake = self.state.now() + delay
-                    await journal.record(JournalEntry(
-                        run_id=self.run_id, generation=journal.generation, label=label, kind=node_kind(node),
-                        status="retrying", input=payload, attempts=attempt, wake_at=wake,
-                        error={"code": f"connector.{exc.error_class}", "message": str(exc)},
-                        started_at=record.started_at if record else "", finished_at=iso(self.state.clock.now()),
-                    ))
+                    await journal.record(
+                        JournalEntry(
+                            run_id=self.run_id,
+                            generation=journal.generation,
+                            label=label,
+                            kind=node_kind(node),
+                            status="retrying",
+                            input=payload,
+                            attempts=attempt,
+                            wake_at=wake,
+                            error={"code": f"connector.{exc.error_class}", "message": str(exc)},
+                            started_at=record.started_at if record else "",
+                            finished_at=iso(self.state.clock.now()),
+                        )
+                    )
                     raise Suspend(wake) from exc
                 await self.state.clock.sleep(delay)
 
@@ -377,12 +400,29 @@ class StepRunner:
                     return None  # timed out
                 raise Suspend(entry.wake_at)
             deadline = now + timeout
-            wait = OpenWait(self.run_id, journal.generation, label, event_type, node.match.source, correlation, deadline)
+            wait = OpenWait(
+                self.run_id,
+                journal.generation,
+                label,
+                event_type,
+                node.match.source,
+                correlation,
+                deadline,
+            )
             await journal.record(
                 JournalEntry(
-                    run_id=self.run_id, generation=journal.generation, label=label, kind="wait_for",
-                    status="waiting", input={"correlation": correlation}, wake_at=deadline,
-                    detail={"event_type": event_type, "match": node.match.source, "correlation": correlation},
+                    run_id=self.run_id,
+                    generation=journal.generation,
+                    label=label,
+                    kind="wait_for",
+                    status="waiting",
+                    input={"correlation": correlation},
+                    wake_at=deadline,
+                    detail={
+                        "event_type": event_type,
+                        "match": node.match.source,
+                        "correlation": correlation,
+                    },
                     started_at=iso(self.state.clock.now()),
                 ),
                 wait=wait,
@@ -419,10 +459,17 @@ class StepRunner:
                 return
             raise Suspend(entry.wake_at)
         wake = self.state.now() + seconds
-        await journal.record(JournalEntry(
-            run_id=self.run_id, generation=journal.generation, label=label, kind=node.kind, status="waiting",
-            wake_at=wake, started_at=iso(self.state.clock.now()),
-        ))
+        await journal.record(
+            JournalEntry(
+                run_id=self.run_id,
+                generation=journal.generation,
+                label=label,
+                kind=node.kind,
+                status="waiting",
+                wake_at=wake,
+                started_at=iso(self.state.clock.now()),
+            )
+        )
         raise Suspend(wake)
 
     def register_undo(self, node: Any) -> None:

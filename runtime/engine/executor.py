@@ -74,8 +74,14 @@ async def run_flow(
     """One in-process run. Never raises for a failing run: the result carries the failure."""
     flow = plan.flows[flow_name]
     clock = clock or Clock()
-    result = RunResult(run_id or new_run_id(), flow.name, flow.version, flow.content_hash, "running",
-                       started_at=iso(clock.now()))
+    result = RunResult(
+        run_id or new_run_id(),
+        flow.name,
+        flow.version,
+        flow.content_hash,
+        "running",
+        started_at=iso(clock.now()),
+    )
     if validate:
         rejection = _rejection(plan, flow, event)
         if rejection is not None:
@@ -89,8 +95,14 @@ async def run_flow(
 
 def run_info(result: RunResult, flow: FlowPlan) -> dict[str, Any]:
     """The `run` object expressions see."""
-    return {"id": result.run_id, "flow": flow.name, "version": flow.version, "started_at": result.started_at,
-            "key": result.key, "hash": flow.content_hash}
+    return {
+        "id": result.run_id,
+        "flow": flow.name,
+        "version": flow.version,
+        "started_at": result.started_at,
+        "key": result.key,
+        "hash": flow.content_hash,
+    }
 
 
 async def drive(state: RunState, event: dict[str, Any]) -> None:
@@ -102,8 +114,11 @@ async def drive(state: RunState, event: dict[str, Any]) -> None:
         result.output = await run_scope(state, event, "", run_info(result, flow))
         result.status = "succeeded"
     except (StepError, ExpressionError) as exc:
-        result.error = exc.to_dict() if isinstance(exc, StepError) else {"code": "expression.failed",
-                                                                          "message": str(exc)}
+        result.error = (
+            exc.to_dict()
+            if isinstance(exc, StepError)
+            else {"code": "expression.failed", "message": str(exc)}
+        )
         undo_failed = await _compensate(state) if flow.compensate else False
         result.status = "dead_lettered" if flow.then == "dead_letter" or undo_failed else "failed"
     finally:
@@ -138,11 +153,18 @@ async def _compensate(state: RunState) -> bool:
     while state.undos:
         node, document, label = state.undos[-1]
         undo = node.undo
-        record = StepRecord(f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now()))
+        record = StepRecord(
+            f"{label}.undo", undo.id, "undo", "running", started_at=iso(state.clock.now())
+        )
         state.result.trace.append(record)
         done = journal.entry(record.label)
         if done is not None and done.status in ("compensated", "compensation_failed"):
-            record.status, record.input, record.output, record.error = done.status, done.input, done.output, done.error
+            record.status, record.input, record.output, record.error = (
+                done.status,
+                done.input,
+                done.output,
+                done.error,
+            )
             record.detail = "from journal"
             any_failed = any_failed or done.status == "compensation_failed"
             state.undos.pop()
@@ -153,7 +175,9 @@ async def _compensate(state: RunState) -> bool:
         try:
             payload = undo.payload.evaluate(document)
             record.input = payload
-            record.output = await runner.call(_UndoCall(undo.id), undo.operation, payload, undo.retry)
+            record.output = await runner.call(
+                _UndoCall(undo.id), undo.operation, payload, undo.retry
+            )
             record.status = "compensated"
         except (StepError, ConnectorError, ExpressionError) as exc:
             record.status = "compensation_failed"

@@ -34,15 +34,21 @@ class MemoryJournal:
     def entry(self, label: str) -> JournalEntry | None:
         return None
 
-    async def record(self, entry: JournalEntry, emitted: Sequence[dict[str, Any]] = (),
-                     wait: OpenWait | None = None) -> None:
+    async def record(
+        self,
+        entry: JournalEntry,
+        emitted: Sequence[dict[str, Any]] = (),
+        wait: OpenWait | None = None,
+    ) -> None:
         return None
 
 
 class StoreJournal:
     durable = True
 
-    def __init__(self, store: Store, run_id: str, generation: int, entries: Sequence[JournalEntry]) -> None:
+    def __init__(
+        self, store: Store, run_id: str, generation: int, entries: Sequence[JournalEntry]
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.generation = generation
@@ -51,8 +57,12 @@ class StoreJournal:
     def entry(self, label: str) -> JournalEntry | None:
         return self._entries.get(label)
 
-    async def record(self, entry: JournalEntry, emitted: Sequence[dict[str, Any]] = (),
-                     wait: OpenWait | None = None) -> None:
+    async def record(
+        self,
+        entry: JournalEntry,
+        emitted: Sequence[dict[str, Any]] = (),
+        wait: OpenWait | None = None,
+    ) -> None:
         await self.store.record(entry, emitted=emitted, wait=wait)
         self._entries[entry.label] = entry
 

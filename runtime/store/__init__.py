@@ -27,7 +27,7 @@ from runtime.store.sqlite import SqliteStore
 def open_store(url: str, root: Path | str = ".") -> Store:
     """`sqlite:///.seamline/seamline.db` (relative to the workspace root) or a file path."""
     if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
+        path = Path(url[len("sqlite:///") :])
     elif url.startswith(("postgresql://", "postgres://")):
         raise NotImplementedError("the PostgreSQL store is not available yet; use sqlite:///path")
     else:
@@ -38,7 +38,23 @@ def open_store(url: str, root: Path | str = ".") -> Store:
 
 
 __all__ = [
-    "DEAD_LETTERED", "FAILED", "FINAL", "PENDING", "RUNNING", "RUN_STATUSES", "SUCCEEDED", "WAITING",
-    "Accepted", "JournalEntry", "NewRun", "OpenWait", "RouteDecision", "RunRecord", "SqliteStore",
-    "Store", "StoredEvent", "WaitDelivery", "open_store",
+    "DEAD_LETTERED",
+    "FAILED",
+    "FINAL",
+    "PENDING",
+    "RUNNING",
+    "RUN_STATUSES",
+    "SUCCEEDED",
+    "WAITING",
+    "Accepted",
+    "JournalEntry",
+    "NewRun",
+    "OpenWait",
+    "RouteDecision",
+    "RunRecord",
+    "SqliteStore",
+    "Store",
+    "StoredEvent",
+    "WaitDelivery",
+    "open_store",
 ]

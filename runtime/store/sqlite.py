@@ -46,7 +46,9 @@ def _loads(text: str | bytes | None) -> Any:
 
 def _now_iso(now: float | None = None) -> str:
     moment = time.time() if now is None else now
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"
+    )
 
 
 def key_text(key: Any) -> str | None:
@@ -97,7 +99,9 @@ class SqliteStore:
             self.commits += 1
             return result
 
-    def _audit(self, run_id: str, before: str | None, after: str, detail: dict[str, Any] | None = None) -> None:
+    def _audit(
+        self, run_id: str, before: str | None, after: str, detail: dict[str, Any] | None = None
+    ) -> None:
         self._db.execute(
             "INSERT INTO audit(run_id, at, from_status, to_status, detail) VALUES (?,?,?,?,?)",
             (run_id, _now_iso(), before, after, _dumps(detail)),
@@ -107,10 +111,14 @@ class SqliteStore:
         row = self._db.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
         return row["status"] if row else None
 
-    def _transition(self, run_id: str, after: str, detail: dict[str, Any] | None = None, **columns: Any) -> None:
+    def _transition(
+        self, run_id: str, after: str, detail: dict[str, Any] | None = None, **columns: Any
+    ) -> None:
         before = self._status(run_id)
         sets = ", ".join(f"{name}=?" for name in ("status", "updated_at", *columns))
-        self._db.execute(f"UPDATE runs SET {sets} WHERE id=?", (after, _now_iso(), *columns.values(), run_id))
+        self._db.execute(
+            f"UPDATE runs SET {sets} WHERE id=?", (after, _now_iso(), *columns.values(), run_id)
+        )
         if before != after:
             self._audit(run_id, before, after, detail)
 
@@ -123,12 +131,21 @@ class SqliteStore:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO events(source, id, type, subject, body, received_at, state) "
                 "VALUES (?,?,?,?,?,?, 'pending')",
-                (source, ident, str(event.get("type")), event.get("subject"), orjson.dumps(event), now),
+                (
+                    source,
+                    ident,
+                    str(event.get("type")),
+                    event.get("subject"),
+                    orjson.dumps(event),
+                    now,
+                ),
             )
             if cursor.rowcount:
                 out.append(Accepted(int(cursor.lastrowid or 0), duplicate=False))
             else:
-                row = self._db.execute("SELECT seq FROM events WHERE source=? AND id=?", (source, ident)).fetchone()
+                row = self._db.execute(
+                    "SELECT seq FROM events WHERE source=? AND id=?", (source, ident)
+                ).fetchone()
                 out.append(Accepted(int(row["seq"]), duplicate=True))
         return out
 
@@ -171,7 +188,9 @@ class SqliteStore:
             event = _stored_event(row)
             waits = [
                 _open_wait(w)
-                for w in self._db.execute("SELECT * FROM waits WHERE event_type=?", (event.type,)).fetchall()
+                for w in self._db.execute(
+                    "SELECT * FROM waits WHERE event_type=?", (event.type,)
+                ).fetchall()
             ]
             decision = router(event, waits)
             created = 0
@@ -181,8 +200,19 @@ class SqliteStore:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, "
                     "status, generation, created_at, updated_at, sla_deadline) VALUES (?,?,?,?,?,?,?,?,0,?,?,?)",
-                    (run.run_id, run.flow, run.flow_hash, run.flow_version, key_text(run.key), _dumps(run.key),
-                     event.seq, PENDING, now, now, deadline),
+                    (
+                        run.run_id,
+                        run.flow,
+                        run.flow_hash,
+                        run.flow_version,
+                        key_text(run.key),
+                        _dumps(run.key),
+                        event.seq,
+                        PENDING,
+                        now,
+                        now,
+                        deadline,
+                    ),
                 )
                 if cursor.rowcount:
                     created += 1
@@ -201,7 +231,10 @@ class SqliteStore:
             "WHERE run_id=? AND generation=? AND label=? AND status='waiting'",
             (orjson.dumps(event.body), _now_iso(), run_id, generation, label),
         )
-        self._db.execute("DELETE FROM waits WHERE run_id=? AND generation=? AND label=?", (run_id, generation, label))
+        self._db.execute(
+            "DELETE FROM waits WHERE run_id=? AND generation=? AND label=?",
+            (run_id, generation, label),
+        )
         if self._status(run_id) == WAITING:
             self._transition(run_id, PENDING, {"delivered": event.seq, "step": label}, wake_at=None)
 
@@ -209,11 +242,15 @@ class SqliteStore:
         return int(await self._call(self._route, router, limit))
 
     async def event(self, seq: int) -> StoredEvent | None:
-        row = await self._call(lambda: self._db.execute("SELECT * FROM events WHERE seq=?", (seq,)).fetchone())
+        row = await self._call(
+            lambda: self._db.execute("SELECT * FROM events WHERE seq=?", (seq,)).fetchone()
+        )
         return _stored_event(row) if row else None
 
     # -- flow versions -----------------------------------------------------------------------
-    async def save_flow_version(self, flow_hash: str, flow: str, version: str, files: dict[str, str]) -> None:
+    async def save_flow_version(
+        self, flow_hash: str, flow: str, version: str, files: dict[str, str]
+    ) -> None:
         await self._call(
             lambda: self._db.execute(
                 "INSERT OR IGNORE INTO flow_versions(hash, flow, version, files, created_at) VALUES (?,?,?,?,?)",
@@ -223,7 +260,9 @@ class SqliteStore:
 
     async def flow_version_files(self, flow_hash: str) -> dict[str, str] | None:
         row = await self._call(
-            lambda: self._db.execute("SELECT files FROM flow_versions WHERE hash=?", (flow_hash,)).fetchone()
+            lambda: self._db.execute(
+                "SELECT files FROM flow_versions WHERE hash=?", (flow_hash,)
+            ).fetchone()
         )
         return _loads(row["files"]) if row else None
 
@@ -236,19 +275,31 @@ class SqliteStore:
         ).fetchall()
         claimed = []
         for row in rows:
-            self._transition(row["id"], RUNNING, {"owner": owner}, owner=owner, lease_until=now + lease)
+            self._transition(
+                row["id"], RUNNING, {"owner": owner}, owner=owner, lease_until=now + lease
+            )
             claimed.append(self._run(row["id"]))
         return [r for r in claimed if r is not None]
 
-    async def claim(self, owner: str, now: float, limit: int = 1, lease_seconds: float = 60.0) -> list[RunRecord]:
+    async def claim(
+        self, owner: str, now: float, limit: int = 1, lease_seconds: float = 60.0
+    ) -> list[RunRecord]:
         return list(await self._call(self._claim, owner, now, limit, lease_seconds))
 
     def _recover(self, is_alive: Callable[[str], bool]) -> int:
-        rows = self._db.execute("SELECT id, owner, lease_until FROM runs WHERE status=?", (RUNNING,)).fetchall()
+        rows = self._db.execute(
+            "SELECT id, owner, lease_until FROM runs WHERE status=?", (RUNNING,)
+        ).fetchall()
         count = 0
         for row in rows:
             if not is_alive(row["owner"] or "") or (row["lease_until"] or 0) < time.time():
-                self._transition(row["id"], PENDING, {"recovered_from": row["owner"]}, owner=None, lease_until=None)
+                self._transition(
+                    row["id"],
+                    PENDING,
+                    {"recovered_from": row["owner"]},
+                    owner=None,
+                    lease_until=None,
+                )
                 count += 1
         return count
 
@@ -262,8 +313,15 @@ class SqliteStore:
     async def run(self, run_id: str) -> RunRecord | None:
         return await self._call(self._run, run_id)  # type: ignore[no-any-return]
 
-    async def runs(self, *, flow: str | None = None, status: str | None = None, error_code: str | None = None,
-                   key: str | None = None, limit: int = 100) -> list[RunRecord]:
+    async def runs(
+        self,
+        *,
+        flow: str | None = None,
+        status: str | None = None,
+        error_code: str | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
         where, args = [], []
         for column, value in (("flow", flow), ("status", status), ("error_code", error_code)):
             if value is not None:
@@ -288,14 +346,24 @@ class SqliteStore:
     def _finish(self, run_id: str, status: str, output: Any, error: dict[str, Any] | None) -> None:
         now = time.time()
         self._transition(
-            run_id, status, {"error": error.get("code")} if error else None,
-            output=_dumps(output), error=_dumps(error), error_code=(error or {}).get("code"),
-            finished_at=_now_iso(now), finished_ts=now, owner=None, lease_until=None, wake_at=None,
+            run_id,
+            status,
+            {"error": error.get("code")} if error else None,
+            output=_dumps(output),
+            error=_dumps(error),
+            error_code=(error or {}).get("code"),
+            finished_at=_now_iso(now),
+            finished_ts=now,
+            owner=None,
+            lease_until=None,
+            wake_at=None,
         )
         if status in FINAL or status == DEAD_LETTERED:
             self._db.execute("DELETE FROM waits WHERE run_id=?", (run_id,))
 
-    async def finish(self, run_id: str, status: str, *, output: Any = None, error: dict[str, Any] | None = None) -> None:
+    async def finish(
+        self, run_id: str, status: str, *, output: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
         await self._call(self._finish, run_id, status, output, error)
 
     def _suspend(self, run_id: str, wake_at: float | None, wait_label: str | None) -> None:
@@ -303,24 +371,37 @@ class SqliteStore:
             # the awaited event may have been delivered between the journal write and now
             row = self._db.execute(
                 "SELECT j.status FROM journal j JOIN runs r ON r.id=j.run_id AND r.generation=j.generation "
-                "WHERE j.run_id=? AND j.label=?", (run_id, wait_label),
+                "WHERE j.run_id=? AND j.label=?",
+                (run_id, wait_label),
             ).fetchone()
             if row is not None and row["status"] != "waiting":
-                self._transition(run_id, PENDING, {"delivered_before_suspend": wait_label},
-                                 wake_at=None, owner=None, lease_until=None)
+                self._transition(
+                    run_id,
+                    PENDING,
+                    {"delivered_before_suspend": wait_label},
+                    wake_at=None,
+                    owner=None,
+                    lease_until=None,
+                )
                 return
         detail = {"wake_at": wake_at, **({"waiting_for": wait_label} if wait_label else {})}
         self._transition(run_id, WAITING, detail, wake_at=wake_at, owner=None, lease_until=None)
 
-    async def suspend(self, run_id: str, wake_at: float | None, wait_label: str | None = None) -> None:
+    async def suspend(
+        self, run_id: str, wake_at: float | None, wait_label: str | None = None
+    ) -> None:
         await self._call(self._suspend, run_id, wake_at, wait_label)
 
-    def _replay(self, run_id: str, flow_hash: str | None, flow_version: str | None, from_start: bool) -> RunRecord:
+    def _replay(
+        self, run_id: str, flow_hash: str | None, flow_version: str | None, from_start: bool
+    ) -> RunRecord:
         run = self._run(run_id)
         if run is None:
             raise KeyError(run_id)
         if run.status != DEAD_LETTERED and run.status != "failed":
-            raise ValueError(f"run {run_id} is {run.status}; only dead-lettered or failed runs can be replayed")
+            raise ValueError(
+                f"run {run_id} is {run.status}; only dead-lettered or failed runs can be replayed"
+            )
         generation = run.generation + 1 if from_start else run.generation
         if not from_start:
             # keep what succeeded; the failed step, pending retries and compensations run again
@@ -328,8 +409,14 @@ class SqliteStore:
                 "DELETE FROM journal WHERE run_id=? AND generation=? AND status NOT IN ('succeeded','skipped')",
                 (run_id, generation),
             )
-        columns: dict[str, Any] = {"generation": generation, "error": None, "error_code": None,
-                                   "finished_at": None, "finished_ts": None, "replays": run.replays + 1}
+        columns: dict[str, Any] = {
+            "generation": generation,
+            "error": None,
+            "error_code": None,
+            "finished_at": None,
+            "finished_ts": None,
+            "replays": run.replays + 1,
+        }
         if flow_hash:
             columns.update(flow_hash=flow_hash, flow_version=flow_version or run.flow_version)
         detail = {"from_start": from_start, "flow_hash": flow_hash or run.flow_hash}
@@ -338,8 +425,14 @@ class SqliteStore:
         assert replayed is not None
         return replayed
 
-    async def replay(self, run_id: str, *, flow_hash: str | None = None, flow_version: str | None = None,
-                     from_start: bool = False) -> RunRecord:
+    async def replay(
+        self,
+        run_id: str,
+        *,
+        flow_hash: str | None = None,
+        flow_version: str | None = None,
+        from_start: bool = False,
+    ) -> RunRecord:
         return await self._call(self._replay, run_id, flow_hash, flow_version, from_start)  # type: ignore[no-any-return]
 
     def _discard(self, run_id: str, reason: str) -> None:
@@ -352,7 +445,9 @@ class SqliteStore:
 
     async def next_wake(self) -> float | None:
         row = await self._call(
-            lambda: self._db.execute("SELECT MIN(wake_at) AS w FROM runs WHERE status=?", (WAITING,)).fetchone()
+            lambda: self._db.execute(
+                "SELECT MIN(wake_at) AS w FROM runs WHERE status=?", (WAITING,)
+            ).fetchone()
         )
         return row["w"] if row else None
 
@@ -368,7 +463,9 @@ class SqliteStore:
 
     def _mark_sla(self, run_id: str, event: dict[str, Any]) -> None:
         self._db.execute("UPDATE runs SET sla_breached=1 WHERE id=?", (run_id,))
-        self._audit(run_id, self._status(run_id), self._status(run_id) or "", {"sla_breached": True})
+        self._audit(
+            run_id, self._status(run_id), self._status(run_id) or "", {"sla_breached": True}
+        )
         self._insert_events([event])
 
     async def mark_sla_breached(self, run_id: str, event: dict[str, Any]) -> None:
@@ -378,14 +475,19 @@ class SqliteStore:
     async def journal(self, run_id: str, generation: int | None = None) -> list[JournalEntry]:
         def read() -> list[sqlite3.Row]:
             if generation is None:
-                return self._db.execute("SELECT * FROM journal WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+                return self._db.execute(
+                    "SELECT * FROM journal WHERE run_id=? ORDER BY seq", (run_id,)
+                ).fetchall()
             return self._db.execute(
-                "SELECT * FROM journal WHERE run_id=? AND generation=? ORDER BY seq", (run_id, generation)
+                "SELECT * FROM journal WHERE run_id=? AND generation=? ORDER BY seq",
+                (run_id, generation),
             ).fetchall()
 
         return [_journal_entry(r) for r in await self._call(read)]
 
-    def _record(self, entry: JournalEntry, emitted: Sequence[dict[str, Any]], wait: OpenWait | None) -> None:
+    def _record(
+        self, entry: JournalEntry, emitted: Sequence[dict[str, Any]], wait: OpenWait | None
+    ) -> None:
         self._db.execute(
             "INSERT INTO journal(run_id, generation, label, kind, status, input, output, error, attempts, "
             "started_at, finished_at, duration_ms, wake_at, detail, seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
@@ -394,9 +496,22 @@ class SqliteStore:
             "input=excluded.input, output=excluded.output, error=excluded.error, attempts=excluded.attempts, "
             "started_at=excluded.started_at, finished_at=excluded.finished_at, duration_ms=excluded.duration_ms, "
             "wake_at=excluded.wake_at, detail=excluded.detail, seq=(SELECT COALESCE(MAX(seq), 0) + 1 FROM journal)",
-            (entry.run_id, entry.generation, entry.label, entry.kind, entry.status, _dumps(entry.input),
-             _dumps(entry.output), _dumps(entry.error), entry.attempts, entry.started_at, entry.finished_at,
-             entry.duration_ms, entry.wake_at, _dumps(entry.detail)),
+            (
+                entry.run_id,
+                entry.generation,
+                entry.label,
+                entry.kind,
+                entry.status,
+                _dumps(entry.input),
+                _dumps(entry.output),
+                _dumps(entry.error),
+                entry.attempts,
+                entry.started_at,
+                entry.finished_at,
+                entry.duration_ms,
+                entry.wake_at,
+                _dumps(entry.detail),
+            ),
         )
         if emitted:
             self._insert_events(emitted)  # the outbox: committed with the step that emitted them
@@ -404,33 +519,64 @@ class SqliteStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO waits(run_id, generation, label, event_type, match, correlation, deadline) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (wait.run_id, wait.generation, wait.label, wait.event_type, wait.match, _dumps(wait.correlation),
-                 wait.deadline),
+                (
+                    wait.run_id,
+                    wait.generation,
+                    wait.label,
+                    wait.event_type,
+                    wait.match,
+                    _dumps(wait.correlation),
+                    wait.deadline,
+                ),
             )
         elif entry.status != "waiting":
-            self._db.execute("DELETE FROM waits WHERE run_id=? AND generation=? AND label=?",
-                             (entry.run_id, entry.generation, entry.label))
-        self._db.execute("UPDATE runs SET lease_until=?, updated_at=? WHERE id=?",
-                         (time.time() + 60.0, _now_iso(), entry.run_id))
+            self._db.execute(
+                "DELETE FROM waits WHERE run_id=? AND generation=? AND label=?",
+                (entry.run_id, entry.generation, entry.label),
+            )
+        self._db.execute(
+            "UPDATE runs SET lease_until=?, updated_at=? WHERE id=?",
+            (time.time() + 60.0, _now_iso(), entry.run_id),
+        )
 
-    async def record(self, entry: JournalEntry, *, emitted: Sequence[dict[str, Any]] = (),
-                     wait: OpenWait | None = None) -> None:
+    async def record(
+        self,
+        entry: JournalEntry,
+        *,
+        emitted: Sequence[dict[str, Any]] = (),
+        wait: OpenWait | None = None,
+    ) -> None:
         await self._call(self._record, entry, list(emitted), wait)
 
     # -- audit and counts --------------------------------------------------------------------
     async def audit(self, run_id: str) -> list[AuditRecord]:
         rows = await self._call(
-            lambda: self._db.execute("SELECT * FROM audit WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+            lambda: self._db.execute(
+                "SELECT * FROM audit WHERE run_id=? ORDER BY seq", (run_id,)
+            ).fetchall()
         )
-        return [AuditRecord(r["seq"], r["run_id"], r["at"], r["from_status"], r["to_status"], _loads(r["detail"]))
-                for r in rows]
+        return [
+            AuditRecord(
+                r["seq"],
+                r["run_id"],
+                r["at"],
+                r["from_status"],
+                r["to_status"],
+                _loads(r["detail"]),
+            )
+            for r in rows
+        ]
 
     async def counts(self) -> dict[str, int]:
         def read() -> dict[str, int]:
-            out = {f"runs.{r['status']}": r["n"] for r in
-                   self._db.execute("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")}
+            out = {
+                f"runs.{r['status']}": r["n"]
+                for r in self._db.execute("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")
+            }
             out["events"] = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-            out["events.pending"] = self._db.execute("SELECT COUNT(*) FROM events WHERE state='pending'").fetchone()[0]
+            out["events.pending"] = self._db.execute(
+                "SELECT COUNT(*) FROM events WHERE state='pending'"
+            ).fetchone()[0]
             return out
 
         return dict(await self._call(read))
@@ -441,31 +587,68 @@ class SqliteStore:
 
 
 def _stored_event(row: sqlite3.Row) -> StoredEvent:
-    return StoredEvent(row["seq"], row["source"], row["id"], row["type"], orjson.loads(row["body"]), row["received_at"])
+    return StoredEvent(
+        row["seq"],
+        row["source"],
+        row["id"],
+        row["type"],
+        orjson.loads(row["body"]),
+        row["received_at"],
+    )
 
 
 def _open_wait(row: sqlite3.Row) -> OpenWait:
-    return OpenWait(row["run_id"], row["generation"], row["label"], row["event_type"], row["match"],
-                    _loads(row["correlation"]), row["deadline"])
+    return OpenWait(
+        row["run_id"],
+        row["generation"],
+        row["label"],
+        row["event_type"],
+        row["match"],
+        _loads(row["correlation"]),
+        row["deadline"],
+    )
 
 
 def _run_record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        id=row["id"], flow=row["flow"], flow_hash=row["flow_hash"], flow_version=row["flow_version"],
-        key=_loads(row["key_json"]), event_seq=row["event_seq"], status=row["status"], generation=row["generation"],
-        created_at=row["created_at"], updated_at=row["updated_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], wake_at=row["wake_at"], error=_loads(row["error"]),
-        output=_loads(row["output"]), sla_deadline=row["sla_deadline"], sla_breached=bool(row["sla_breached"]),
+        id=row["id"],
+        flow=row["flow"],
+        flow_hash=row["flow_hash"],
+        flow_version=row["flow_version"],
+        key=_loads(row["key_json"]),
+        event_seq=row["event_seq"],
+        status=row["status"],
+        generation=row["generation"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        wake_at=row["wake_at"],
+        error=_loads(row["error"]),
+        output=_loads(row["output"]),
+        sla_deadline=row["sla_deadline"],
+        sla_breached=bool(row["sla_breached"]),
         replays=row["replays"],
     )
 
 
 def _journal_entry(row: sqlite3.Row) -> JournalEntry:
     return JournalEntry(
-        run_id=row["run_id"], generation=row["generation"], label=row["label"], kind=row["kind"],
-        status=row["status"], input=_loads(row["input"]), output=_loads(row["output"]), error=_loads(row["error"]),
-        attempts=row["attempts"], started_at=row["started_at"], finished_at=row["finished_at"],
-        duration_ms=row["duration_ms"], wake_at=row["wake_at"], detail=_loads(row["detail"]), seq=row["seq"],
+        run_id=row["run_id"],
+        generation=row["generation"],
+        label=row["label"],
+        kind=row["kind"],
+        status=row["status"],
+        input=_loads(row["input"]),
+        output=_loads(row["output"]),
+        error=_loads(row["error"]),
+        attempts=row["attempts"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        duration_ms=row["duration_ms"],
+        wake_at=row["wake_at"],
+        detail=_loads(row["detail"]),
+        seq=row["seq"],
     )
 
 

@@ -1,0 +1,43 @@
+"""Accepting events: check the envelope and the contract, then commit them to the inbox.
+
+An event is acknowledged only after its commit; a duplicate `source`+`id` is acknowledged as a
+duplicate and starts nothing. Routing to flows happens after the commit, in the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.compiler.plan import Plan
+from runtime.store.base import Accepted, Store
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: str  # envelope.invalid | contract.violation | contract.unknown
+    message: str
+    violations: tuple[tuple[str, str], ...]
+    contract: str | None = None
+
+
+def check(plan: Plan, event: Any) -> Rejection | None:
+    """Why the runtime would refuse this event, or None."""
+    outcome = plan.contracts.check_event(event)
+    if outcome.ok:
+        return None
+    if outcome.contract is not None:
+        name = f"{outcome.contract.type} v{outcome.contract.version}"
+        return Rejection("contract.violation", outcome.describe(), tuple(outcome.violations), name)
+    if outcome.problem is not None:
+        return Rejection("contract.unknown", outcome.problem, ())
+    return Rejection("envelope.invalid", outcome.describe(), tuple(outcome.violations))
+
+
+async def accept(plan: Plan, store: Store, events: Sequence[Any]) -> list[Accepted | Rejection]:
+    """Check every event, commit the good ones together, answer each in order."""
+    verdicts: list[Accepted | Rejection | None] = [check(plan, e) for e in events]
+    good = [e for e, v in zip(events, verdicts, strict=True) if v is None]
+    accepted = iter(await store.accept_many(good) if good else [])
+    return [v if v is not None else next(accepted) for v in verdicts]

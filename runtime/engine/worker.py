@@ -1,0 +1,164 @@
+"""Workers: route accepted events to runs, run what is runnable, wake timers, flag SLA breaches.
+
+A worker owns runs by lease; on start it takes back runs left `running` by a process that died
+(one machine: checked by pid). Several workers in one process share the store.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import jmespath
+
+from runtime.engine.context import Clock
+from runtime.engine.durable import execute_run, sla_breach_event
+from runtime.engine.executor import event_document
+from runtime.engine.plans import PlanProvider
+from runtime.expressions.functions import jmespath_options
+from runtime.expressions.jmes import is_truthy
+from runtime.store.base import NewRun, OpenWait, RouteDecision, Store, StoredEvent, WaitDelivery
+
+
+def new_run_id() -> str:
+    """Time-ordered and unique: 12 hex digits of milliseconds, then 8 random."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:8]}"
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+
+
+def owner_is_alive(owner: str) -> bool:
+    """Only this machine's processes can be checked; others are trusted until their lease ends."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    if int(pid_text) == os.getpid():
+        return owner == _OWNER
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_OWNER = process_owner()
+
+
+class EventRouter:
+    """Decides, for one stored event, which runs start and which waiting runs it wakes."""
+
+    def __init__(self, plans: PlanProvider) -> None:
+        self.plans = plans
+        self._matches: dict[str, Any] = {}
+
+    def __call__(self, event: StoredEvent, waits: Sequence[OpenWait]) -> RouteDecision:
+        plan = self.plans.current
+        decision = RouteDecision()
+        body = event.body
+        document = event_document(body)
+        for flow in plan.flows_for(event.type):
+            try:
+                if flow.filter is not None and not is_truthy(flow.filter.evaluate(document)):
+                    continue
+                key = flow.key.evaluate(document) if flow.key is not None else None
+            except Exception:  # noqa: BLE001 - a filter that cannot read this event does not match it
+                continue
+            decision.runs.append(
+                NewRun(
+                    new_run_id(), flow.name, flow.content_hash, flow.version, key, flow.sla_seconds
+                )
+            )
+        options = jmespath_options(plan.functions)
+        for wait in waits:
+            compiled = self._matches.get(wait.match)
+            if compiled is None:
+                compiled = self._matches[wait.match] = jmespath.compile(wait.match)
+            try:
+                value = compiled.search(body, options=options)
+            except Exception:  # noqa: BLE001 - an event the match cannot read does not correlate
+                continue
+            if value == wait.correlation:
+                decision.deliveries.append(WaitDelivery(wait.run_id, wait.generation, wait.label))
+        return decision
+
+
+@dataclass
+class Worker:
+    store: Store
+    plans: PlanProvider
+    concurrency: int = 4
+    clock: Clock = field(default_factory=Clock)
+    poll_interval: float = 0.2
+    owner: str = _OWNER
+    runs_executed: int = 0
+
+    async def recover(self) -> int:
+        return await self.store.recover(owner_is_alive)
+
+    async def step(self) -> int:
+        """One round: route, run what is due, flag SLA breaches. Returns the work done."""
+        router = EventRouter(self.plans)
+        routed = await self.store.route_pending(router)
+        now = self.clock.now().timestamp()
+        claimed = await self.store.claim(self.owner, now, limit=self.concurrency)
+        if claimed:
+            async with anyio.create_task_group() as group:
+                for run in claimed:
+                    group.start_soon(self._execute, run)
+        flagged = await self._flag_sla(now)
+        return routed + len(claimed) + flagged
+
+    async def _execute(self, run: Any) -> None:
+        await execute_run(self.store, self.plans, run, self.clock)
+        self.runs_executed += 1
+
+    async def _flag_sla(self, now: float) -> int:
+        overdue = await self.store.sla_overdue(now)
+        for run in overdue:
+            flow = self.plans.current.flows.get(run.flow)
+            sla = flow.sla_seconds if flow and flow.sla_seconds else 0.0
+            event = sla_breach_event(run, now, sla)
+            contract = self.plans.current.contracts.get("ops.sla.breached")
+            if contract is not None:
+                event["dataschema"] = contract.latest.uri
+            await self.store.mark_sla_breached(run.id, event)
+        return len(overdue)
+
+    async def run_until_idle(self, *, max_wait: float = 0.0) -> None:
+        """Work until nothing is runnable; with max_wait, also sleep for timers due within it."""
+        await self.recover()
+        while True:
+            if await self.step():
+                continue
+            wake = await self.store.next_wake()
+            now = self.clock.now().timestamp()
+            if wake is None or wake - now > max_wait:
+                return
+            await self.clock.sleep(max(wake - now, 0.0) + 0.001)
+
+    async def serve(self, stop: anyio.Event) -> None:
+        """Work until `stop` is set, sleeping until the next timer or poll interval."""
+        await self.recover()
+        while not stop.is_set():
+            if await self.step():
+                continue
+            wake = await self.store.next_wake()
+            now = self.clock.now().timestamp()
+            delay = (
+                self.poll_interval
+                if wake is None
+                else min(max(wake - now, 0.0), self.poll_interval)
+            )
+            with anyio.move_on_after(delay):
+                await stop.wait()
