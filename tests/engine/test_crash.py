@@ -62,10 +62,14 @@ class CountingErp:
     def app(self) -> Starlette:
         async def order(request: Request) -> JSONResponse:
             body = await _body(request)
+            if body is None:
+                return GONE
             return await self._create(request, ("order", body["order_id"]))
 
         async def line(request: Request) -> JSONResponse:
             body = await _body(request)
+            if body is None:
+                return GONE
             return await self._create(request, ("line", request.path_params["order"], body["sku"]))
 
         async def confirm(request: Request) -> JSONResponse:
@@ -78,11 +82,14 @@ class CountingErp:
         ])
 
 
-async def _body(request: Request) -> dict[str, Any]:
+GONE = JSONResponse({"error": "client went away"}, status_code=499)
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
     try:
         return dict(await request.json())
-    except ClientDisconnect:  # the worker was killed mid-request: nothing was created
-        return {"order_id": "-", "sku": "-"}
+    except ClientDisconnect:  # the worker was killed mid-request: nothing is created
+        return None
 
 
 async def _latency() -> None:
