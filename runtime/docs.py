@@ -14,8 +14,17 @@ from pydantic import BaseModel
 import runtime.connectors  # noqa: F401 - registration
 import runtime.steps  # noqa: F401 - registration
 from runtime.connectors.base import CONNECTOR_KINDS
-from runtime.connectors.http import HttpAuth, HttpOperationConfig
+from runtime.connectors.file import FileArchive, FileOperationConfig, FileRead, FileWrite
+from runtime.connectors.http import (
+    CircuitBreakerConfig,
+    HttpAuth,
+    HttpOperationConfig,
+    HttpPagination,
+    HttpPool,
+    RateLimit,
+)
 from runtime.connectors.mock import MockError, MockOperationConfig, MockResponse
+from runtime.connectors.sql import SqlOperationConfig
 from runtime.spec.flow import EventTrigger, FlowSpec, OnError, ScheduleTrigger
 from runtime.spec.retry import RetryPolicy
 from runtime.spec.settings import WorkspaceSettings
@@ -113,20 +122,96 @@ def render_steps_markdown() -> str:
     return "".join(out)
 
 
+CONNECTORS_INTRO = """\
+A connector is one file `connectors/<name>.yaml` naming its `kind`. Steps call its operations as \
+`call: <connector>.<operation>`; the step's `with` is the operation's `input`.
+
+Errors are classified for retries: timeouts, connection errors, HTTP 408, 429 and 5xx, lost \
+database connections, locks and serialization failures are **transient** (retried with the step's \
+policy, `Retry-After` honoured); other 4xx, constraint violations, bad SQL and bad files are \
+**permanent**. The codes are listed in [errors.md](errors.md).
+
+**Secrets** are never written in a connector file: a token, password or client secret is a \
+reference, `env:NAME` or `file:PATH`, resolved when a call is made (so `seamline check` runs \
+without them). Every resolved secret — and every credential derived from one, such as an OAuth2 \
+access token — is redacted (`***`) from connector error messages, so a system that echoes a \
+credential back cannot leak it into a run result or a dead letter. A database URL with a password \
+goes in `url: env:NAME`; a literal one is a load error.
+
+**Every HTTP request** carries `Idempotency-Key: <run>:<step>` (the same on every retry), \
+`X-Correlation-Id: <run>` and a W3C `traceparent` (`00-<trace>-<span>-01`) whose trace id is \
+derived from the run id — all requests of a run share one trace, however often it is retried or \
+resumed — and whose span id is new for each request.
+
+```yaml
+# yaml-language-server: $schema=../schemas/connector.schema.json
+connector: erp
+kind: http
+base_url: env:SEAMLINE_ERP_URL
+auth:
+  type: oauth2
+  token_url: https://login.example.com/oauth2/token
+  client_id: seamline
+  client_secret: env:SEAMLINE_ERP_CLIENT_SECRET
+  scope: customers.read customers.write
+rate_limit: { rate: 5, burst: 10 }            # requests per second
+circuit_breaker: { failures: 5, open_for: 30s }
+operations:
+  list_invoices:
+    path: /invoices
+    query: { status: open }
+    result: items
+    paginate: { type: cursor, cursor: meta.next_cursor, param: cursor }
+```
+
+```yaml
+connector: legacy_erp
+kind: sql
+url: env:LEGACY_ERP_DATABASE_URL       # sqlite:///data/legacy.db or postgresql://…
+operations:
+  find_customer:
+    sql: SELECT id, name FROM customers WHERE tax_id = :tax_id
+    params: { tax_id: "${ input.tax_id }" }
+    result: one
+```
+
+```yaml
+connector: exports
+kind: file
+directory: data/exports
+operations:
+  write_invoices:
+    write: { file: "invoices-${ input.period }.csv", content: "${ input.lines }" }
+  read_timesheets:
+    read: { file: "${ input.file }", format: csv, types: { hours: number }, required: [employee_id] }
+  archive_timesheets:
+    archive: { file: "${ input.file }", to: data/archive }
+```
+
+"""
+
+
 def render_connectors_markdown() -> str:
-    out = [
-        "# Connector kinds\n\n",
-        GENERATED,
-        "A connector is one file `connectors/<name>.yaml` naming its `kind`. Steps call its operations as "
-        "`call: <connector>.<operation>`; the step's `with` is the operation's `input`.\n\n",
-        "Errors are classified for retries: timeouts, connection errors, HTTP 408, 429 and 5xx are **transient** "
-        "(retried with the step's policy, `Retry-After` honoured); other 4xx are **permanent**.\n\n",
-    ]
+    out = ["# Connector kinds\n\n", GENERATED, CONNECTORS_INTRO]
     fragments: dict[str, tuple[type[BaseModel], ...]] = {
-        "http": (HttpOperationConfig, HttpAuth),
+        "http": (
+            HttpOperationConfig,
+            HttpAuth,
+            HttpPagination,
+            RateLimit,
+            CircuitBreakerConfig,
+            HttpPool,
+        ),
         "mock": (MockOperationConfig, MockResponse, MockError),
+        "sql": (SqlOperationConfig,),
+        "file": (FileOperationConfig, FileWrite, FileRead, FileArchive),
     }
-    for name, kind in CONNECTOR_KINDS.items():
+    order = ("http", "sql", "file", "mock")
+    kinds = sorted(
+        CONNECTOR_KINDS.items(),
+        key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]),
+    )
+    for name, kind in kinds:
         out.append(f"## `kind: {name}`\n\n{kind.summary}\n\n{fields_table(kind.config)}\n")
         for model in fragments.get(name, ()):
             out.append(

@@ -8,6 +8,7 @@ from runtime.cli.check import check_command
 from runtime.cli.docs import docs_command
 from runtime.cli.run import run_command
 from runtime.cli.runs import dlq_group, runs_group
+from runtime.cli.sandbox import sandbox_command
 from runtime.cli.schema import schema_command
 from runtime.cli.worker import ingest_command, worker_command
 
@@ -22,6 +23,7 @@ cli.add_command(check_command)
 cli.add_command(run_command)
 cli.add_command(schema_command)
 cli.add_command(docs_command)
+cli.add_command(sandbox_command)
 cli.add_command(ingest_command)
 cli.add_command(worker_command)
 cli.add_command(runs_group)

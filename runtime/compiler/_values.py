@@ -63,7 +63,15 @@ class ValueCompiler:
         else:
             line, col = self.source_map.locate(path, text, offset)
         self.diagnostics.append(
-            Diagnostic(self.source_map.file, line, col, format_yaml_path(path), code, message, hint)
+            Diagnostic(
+                self.source_map.file_at(path),
+                line,
+                col,
+                format_yaml_path(path),
+                code,
+                message,
+                hint,
+            )
         )
 
     def error(

@@ -38,7 +38,19 @@ class FlowPlan:
     output: CompiledValue | None
     subflows: frozenset[str] = frozenset()
     files: tuple[str, ...] = ()
+    variant: str | None = None
+    """The variant this plan is (None for the base flow)."""
     """Workspace files this version is made of (what content_hash covers), for version pinning."""
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """A base flow as one entity runs it: applies when `match` holds for the event."""
+
+    name: str
+    match: CompiledExpression
+    specificity: int
+    flow: FlowPlan
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class Plan:
     lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     by_event: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     templates: TemplateEngine | None = None
+    variants: Mapping[str, tuple[VariantPlan, ...]] = field(default_factory=dict)
 
     def value_compiler(self, source_map: SourceMap) -> ValueCompiler:
         """Compiles values of another file (a mocks file, a test case) like the workspace's."""
@@ -67,3 +80,13 @@ class Plan:
 
     def flows_for(self, event_type: str) -> list[FlowPlan]:
         return [self.flows[name] for name in self.by_event.get(event_type, ())]
+
+    def all_versions(self) -> list[FlowPlan]:
+        """Every compiled flow: the base flows and their variants."""
+        return [*self.flows.values(), *(v.flow for vs in self.variants.values() for v in vs)]
+
+    def by_hash(self, name: str, content_hash: str) -> FlowPlan | None:
+        return next(
+            (f for f in self.all_versions() if f.name == name and f.content_hash == content_hash),
+            None,
+        )

@@ -14,7 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 from runtime.compiler._values import ValueCompiler
 from runtime.compiler.connectors import load_connectors
 from runtime.compiler.flow import DROPPED_PREFIX, FlowCompiler
-from runtime.compiler.plan import FlowPlan, Plan
+from runtime.compiler.plan import FlowPlan, Plan, VariantPlan
+from runtime.compiler.variants import (
+    compile_match,
+    load_variant,
+    order_variants,
+    variant_files,
+    variant_plan,
+)
 from runtime.contracts.registry import ContractRegistry, check_examples, load_contracts
 from runtime.errors import Diagnostic, FlowError
 from runtime.expressions.functions import IntegrationFunctions, jinja_helpers, jmespath_options
@@ -115,23 +122,27 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     flows: dict[str, FlowPlan] = {}
     subflow_paths: dict[str, dict[str, tuple[str | int, ...]]] = {}
     names = frozenset(specs)
-    for name, (spec, doc, dropped) in specs.items():
+
+    def compile_flow(
+        spec: FlowSpec, doc: YamlDocument, dropped: frozenset[str], extra: set[str]
+    ) -> tuple[FlowPlan, dict[str, Any]]:
         values = values_for(doc.source_map)
         compiler = FlowCompiler(
             spec, values, contracts, connectors, settings, names, dropped_steps=dropped
         )
         parts = compiler.compile()
-        problems += values.diagnostics
-        text = (root / doc.source_map.file).read_text(encoding="utf-8")
-        used = {doc.source_map.file, *values.used_files, *compiler.used_contracts}
+        problems.extend(values.diagnostics)
+        used = {doc.source_map.file, *extra, *values.used_files, *compiler.used_contracts}
         if (root / "seamline.yaml").is_file():
             used.add("seamline.yaml")  # retry policies and defaults change behaviour too
-        for template in values.used_files:
-            text += (root / template).read_text(encoding="utf-8")
+        text = "".join(
+            (root / rel).read_text(encoding="utf-8")
+            for rel in sorted(used - compiler.used_contracts)
+            if (root / rel).is_file()
+        )
         used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
-        subflow_paths[name] = dict(compiler.subflows)
-        flows[name] = FlowPlan(
-            name=name,
+        plan = FlowPlan(
+            name=spec.flow,
             version=spec.version,
             description=spec.description,
             file=doc.source_map.file,
@@ -140,6 +151,28 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             subflows=frozenset(compiler.subflows),
             **parts,
         )
+        return plan, dict(compiler.subflows)
+
+    for name, (spec, doc, dropped) in specs.items():
+        flows[name], subflow_paths[name] = compile_flow(spec, doc, dropped, set())
+
+    found_variants: list[tuple[VariantPlan, SourceMap]] = []
+    for file in variant_files(root):
+        loaded = load_variant(root, file, {n: d for n, (_, d, _) in specs.items()}, problems)
+        if loaded is None:
+            continue
+        vspec, vdoc, merged = loaded
+        mspec, mdropped = _validate_flow(merged, problems)
+        match = compile_match(vspec, vdoc.source_map, values_for, problems)
+        if mspec is None or match is None:
+            continue
+        variant_name = vspec.variant or file.parent.name
+        vflow, _ = compile_flow(
+            mspec, merged, mdropped, {vdoc.source_map.file, specs[vspec.extends][1].source_map.file}
+        )
+        vflow = dataclasses.replace(vflow, variant=variant_name, file=vdoc.source_map.file)
+        found_variants.append((variant_plan(vspec, variant_name, match, vflow), vdoc.source_map))
+    variants = order_variants(found_variants, problems)
     problems += _subflow_cycles(flows, specs, subflow_paths)
     flows = _fold_subflow_hashes(flows)
 
@@ -174,6 +207,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             lookups=lookups,
             by_event={k: tuple(v) for k, v in by_event.items()},
             templates=templates,
+            variants=variants,
         )
     return WorkspaceReport(root, plan, problems, counts)
 

@@ -1,6 +1,6 @@
 """Connector kinds; importing the package registers every kind."""
 
-from runtime.connectors import http, mock  # noqa: F401 - registration
+from runtime.connectors import file, http, mock, sql  # noqa: F401 - registration
 from runtime.connectors.base import (
     CONNECTOR_KINDS,
     CallRequest,
@@ -8,5 +8,16 @@ from runtime.connectors.base import (
     ConnectorConfig,
     Operation,
 )
+from runtime.connectors.secrets import redact, redact_value, register_secret, resolve_secret
 
-__all__ = ["CONNECTOR_KINDS", "CallRequest", "Connector", "ConnectorConfig", "Operation"]
+__all__ = [
+    "CONNECTOR_KINDS",
+    "CallRequest",
+    "Connector",
+    "ConnectorConfig",
+    "Operation",
+    "redact",
+    "redact_value",
+    "register_secret",
+    "resolve_secret",
+]

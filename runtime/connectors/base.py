@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import Field
@@ -68,6 +69,22 @@ class ConnectorCompiler(Protocol):
     def error(
         self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None
     ) -> None: ...
+    def error_at(
+        self,
+        path: tuple[str | int, ...],
+        text: str,
+        offset: int,
+        code: str,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        """A problem at character `offset` of the scalar `text` at `path` (exact line:col)."""
+        ...
+
+    @property
+    def root(self) -> Path:
+        """The workspace root: relative folders and SQLite files are resolved against it."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,15 @@ async def execute_run(
     ends succeeded, failed or dead-lettered, or is suspended on a durable timer or wait."""
     clock = clock or Clock()
     t0 = time.perf_counter()
-    result = RunResult(run.id, run.flow, run.flow_version, run.flow_hash, "running", key=run.key)
+    result = RunResult(
+        run.id,
+        run.flow,
+        run.flow_version,
+        run.flow_hash,
+        "running",
+        key=run.key,
+        variant=run.variant,
+    )
     try:
         plan, flow = await plans.flow(run.flow, run.flow_hash)
         stored = await store.event(run.event_seq)

@@ -15,12 +15,26 @@ from runtime.expressions.jmes import is_truthy
 
 
 def route(plan: Plan, event: dict[str, Any]) -> list[FlowPlan]:
-    """Every flow whose trigger matches the event: same type and a truthy filter."""
+    """Every flow whose trigger matches the event (same type, truthy filter), each as the variant
+    the event selects (the most specific matching one) or as the base flow."""
     matched = []
+    document = event_document(event)
     for flow in plan.flows_for(str(event.get("type"))):
-        if flow.filter is None or is_truthy(flow.filter.evaluate(event_document(event))):
-            matched.append(flow)
+        if flow.filter is None or is_truthy(flow.filter.evaluate(document)):
+            matched.append(select_variant(plan, flow.name, event))
     return matched
+
+
+def select_variant(plan: Plan, flow_name: str, event: dict[str, Any]) -> FlowPlan:
+    """The flow plan an event runs: its most specific matching variant, else the base flow."""
+    document = event_document(event)
+    for variant in plan.variants.get(flow_name, ()):  # most specific first
+        try:
+            if is_truthy(variant.match.evaluate(document)):
+                return variant.flow
+        except ExpressionError:
+            continue
+    return plan.flows[flow_name]
 
 
 def event_document(event: dict[str, Any]) -> dict[str, Any]:
@@ -70,9 +84,16 @@ async def run_flow(
     clock: Clock | None = None,
     run_id: str | None = None,
     validate: bool = True,
+    variant: str | None = "auto",
 ) -> RunResult:
-    """One in-process run. Never raises for a failing run: the result carries the failure."""
-    flow = plan.flows[flow_name]
+    """One in-process run. Never raises for a failing run: the result carries the failure.
+    `variant`: "auto" picks the event's variant, None forces the base flow, a name forces it."""
+    if variant == "auto":
+        flow = select_variant(plan, flow_name, event)
+    elif variant is None:
+        flow = plan.flows[flow_name]
+    else:
+        flow = next(v.flow for v in plan.variants.get(flow_name, ()) if v.name == variant)
     clock = clock or Clock()
     result = RunResult(
         run_id or new_run_id(),
@@ -81,6 +102,7 @@ async def run_flow(
         flow.content_hash,
         "running",
         started_at=iso(clock.now()),
+        variant=flow.variant,
     )
     if validate:
         rejection = _rejection(plan, flow, event)
@@ -102,6 +124,7 @@ def run_info(result: RunResult, flow: FlowPlan) -> dict[str, Any]:
         "started_at": result.started_at,
         "key": result.key,
         "hash": flow.content_hash,
+        "variant": flow.variant,
     }
 
 

@@ -26,7 +26,7 @@ class PlanProvider:
     async def publish(self, plan: Plan) -> None:
         """Make `plan` current and save every flow version in it (idempotent)."""
         root = Path(plan.root)
-        for flow in plan.flows.values():
+        for flow in plan.all_versions():
             files = {
                 rel: (root / rel).read_text(encoding="utf-8")
                 for rel in flow.files
@@ -37,8 +37,8 @@ class PlanProvider:
 
     async def flow(self, name: str, content_hash: str) -> tuple[Plan, FlowPlan]:
         """The plan and flow of exactly this version."""
-        current = self.current.flows.get(name)
-        if current is not None and current.content_hash == content_hash:
+        current = self.current.by_hash(name, content_hash)
+        if current is not None:
             return self.current, current
         if content_hash not in self._pinned:
             self._pinned[content_hash] = await self._rebuild(name, content_hash)
@@ -61,7 +61,7 @@ class PlanProvider:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         plan = compile_workspace(scratch)
-        flow = plan.flows.get(name)
+        flow = plan.by_hash(name, content_hash) or plan.flows.get(name)
         if flow is None:
             raise SeamlineError(
                 f"flow version {content_hash[:12]} of {name} does not compile any more"

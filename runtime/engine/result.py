@@ -51,6 +51,7 @@ class RunResult:
     emitted: list[dict[str, Any]] = field(default_factory=list)
     started_at: str = ""
     duration_ms: float = 0.0
+    variant: str | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -19,7 +19,7 @@ import jmespath
 
 from runtime.engine.context import Clock
 from runtime.engine.durable import execute_run, sla_breach_event
-from runtime.engine.executor import event_document
+from runtime.engine.executor import event_document, select_variant
 from runtime.engine.plans import PlanProvider
 from runtime.expressions.functions import jmespath_options
 from runtime.expressions.jmes import is_truthy
@@ -67,16 +67,23 @@ class EventRouter:
         decision = RouteDecision()
         body = event.body
         document = event_document(body)
-        for flow in plan.flows_for(event.type):
+        for base in plan.flows_for(event.type):
             try:
-                if flow.filter is not None and not is_truthy(flow.filter.evaluate(document)):
+                if base.filter is not None and not is_truthy(base.filter.evaluate(document)):
                     continue
-                key = flow.key.evaluate(document) if flow.key is not None else None
+                key = base.key.evaluate(document) if base.key is not None else None
             except Exception:  # noqa: BLE001 - a filter that cannot read this event does not match it
                 continue
+            flow = select_variant(plan, base.name, body)
             decision.runs.append(
                 NewRun(
-                    new_run_id(), flow.name, flow.content_hash, flow.version, key, flow.sla_seconds
+                    new_run_id(),
+                    flow.name,
+                    flow.content_hash,
+                    flow.version,
+                    key,
+                    flow.sla_seconds,
+                    flow.variant,
                 )
             )
         options = jmespath_options(plan.functions)

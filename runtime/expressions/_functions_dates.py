@@ -40,6 +40,7 @@ class Duration:
     seconds: Decimal
 
 
+@lru_cache(maxsize=4096)  # dates and date-times are immutable; errors are not cached
 def parse_temporal(function: str, value: str) -> Temporal:
     """`2026-01-31` -> date; `2026-01-31T09:30:00Z` (or with an offset, or naive) -> datetime."""
     text = value.strip()
@@ -76,6 +77,7 @@ def _zone(function: str, name: str) -> ZoneInfo:
         ) from None
 
 
+@lru_cache(maxsize=1024)  # a Duration is frozen; flows use a handful of duration texts
 def parse_duration(function: str, text: str) -> Duration:
     """`30d`, `1h30m`, `500ms`, `-1d`, `P1M`, `P1Y2M10DT2H`, `-P1D` -> Duration."""
     body = text.strip()
@@ -98,10 +100,20 @@ def parse_duration(function: str, text: str) -> Duration:
     return Duration(sign * months, sign * seconds)
 
 
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def days_in_month(year: int, month: int) -> int:
+    """`calendar.monthrange(year, month)[1]` without computing the weekday."""
+    if month == 2 and calendar.isleap(year):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
 def add_months(value: Temporal, months: int) -> Temporal:
     """Calendar months; the day is clamped to the month's last day (Jan 31 + 1 month = Feb 28)."""
     year, month0 = divmod(value.year * 12 + value.month - 1 + months, 12)
-    day = min(value.day, calendar.monthrange(year, month0 + 1)[1])
+    day = min(value.day, days_in_month(year, month0 + 1))
     return value.replace(year=year, month=month0 + 1, day=day)
 
 
@@ -218,7 +230,7 @@ class DateFunctions:
     @signature(arg("string"))
     def _func_end_of_month(self, value: str) -> str:
         moment = parse_temporal("end_of_month", value)
-        last = calendar.monthrange(moment.year, moment.month)[1]
+        last = days_in_month(moment.year, moment.month)
         return date(moment.year, moment.month, last).isoformat()
 
 

@@ -8,6 +8,7 @@ the rounded decimal's text, so binary artefacts such as 0.30000000000000004 neve
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
@@ -48,6 +49,7 @@ MAX_PARTS = 10_000
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+@lru_cache(maxsize=256)  # errors are not cached
 def minor_units(function: str, currency: str) -> int:
     """Digits after the decimal point for an ISO 4217 code (`JPY` 0, `EUR` 2, `KWD` 3)."""
     if not _CURRENCY.fullmatch(currency):
@@ -61,6 +63,8 @@ def minor_units(function: str, currency: str) -> int:
 
 def to_decimal(function: str, value: Any, what: str = "amount") -> Decimal:
     """A JSON number or numeric string as an exact Decimal."""
+    if type(value) is int:  # the common case: exact, finite, the same as Decimal(str(value))
+        return Decimal(value)
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise FunctionArgumentError(function, f"{what} must be a number or a numeric string")
     try:
@@ -74,10 +78,15 @@ def to_decimal(function: str, value: Any, what: str = "amount") -> Decimal:
     return number
 
 
+@lru_cache(maxsize=16)
+def _quantum(units: int) -> Decimal:
+    return Decimal(1).scaleb(-units)
+
+
 def round_to(function: str, amount: Decimal, units: int) -> Decimal:
     """Commercial rounding (half away from zero) to `units` decimal places."""
     try:
-        return amount.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_UP)
+        return amount.quantize(_quantum(units), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         raise FunctionArgumentError(function, f"amount {amount} is too large") from None
 

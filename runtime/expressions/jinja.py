@@ -17,8 +17,12 @@ from jinja2 import (
     TemplateSyntaxError,
     meta,
     nodes,
+    pass_eval_context,
 )
+from jinja2.filters import do_tojson
+from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from markupsafe import Markup
 
 from runtime.errors import ExpressionError
 
@@ -52,6 +56,46 @@ def _included_names(ast: nodes.Template) -> list[str]:
     return found
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+_JSON_ENCODER = json.JSONEncoder(sort_keys=True)  # what `json.dumps(v, sort_keys=True)` uses
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with a shortcut for the commonest lookup: `data.key` on a dict.
+
+    Jinja reads `x.key` as the attribute first and the item second; on a plain dict a name
+    that is no dict attribute can only be the item, so it is read directly (the sandbox's
+    checks concern attributes, and every dict attribute still goes through them).
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+@pass_eval_context
+def _tojson(eval_ctx: EvalContext, value: Any, indent: int | None = None) -> Markup:
+    """Jinja's `tojson` with the same output, without building a JSON encoder per call."""
+    policies = eval_ctx.environment.policies
+    if (
+        indent is not None
+        or policies["json.dumps_function"] is not None
+        or policies["json.dumps_kwargs"] != {"sort_keys": True}
+    ):
+        return do_tojson(eval_ctx, value, indent)
+    text = _JSON_ENCODER.encode(value)
+    return Markup(
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
 class CompiledTemplate:
     """A template compiled once; `render` returns text, or JSON data for `*.json.j2` files."""
 
@@ -76,7 +120,7 @@ class CompiledTemplate:
         if not self._as_json:
             return text
         try:
-            return json.loads(text)
+            return json.loads(text)  # not orjson: it turns integers beyond 64 bits into floats
         except json.JSONDecodeError as exc:
             raise ExpressionError(
                 f"template {self.source_name} did not render valid JSON at line {exc.lineno} "
@@ -94,13 +138,14 @@ class TemplateEngine:
         filters: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         self.root = root
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Environment(
             loader=FileSystemLoader(str(root / "flows")),
             undefined=StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
         )
         self.env.globals.update(globals_ or {})
+        self.env.filters["tojson"] = _tojson
         self.env.filters.update(filters or {})
 
     def compile_inline(self, text: str, name: str) -> CompiledTemplate | TemplateProblem:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from jmespath.parser import ParsedResult, Parser
 from jmespath.visitor import Options
 
 from runtime.errors import ExpressionError
+from runtime.expressions._jmes_compiler import Evaluator, compile_ast
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,42 @@ class Reference:
 
 
 class CompiledExpression:
-    """A parsed JMESPath expression bound to the workspace's function table."""
+    """A parsed JMESPath expression bound to the workspace's function table.
 
-    __slots__ = ("source", "_parsed", "_options")
+    Evaluation runs Python code generated from the AST (`_jmes_compiler`), built on the first
+    evaluation and shared by every expression with the same text and options. It agrees with
+    the `jmespath` library on results and errors; `native=False` (or the environment variable
+    `SEAMLINE_JMESPATH=interpreted`) keeps the library's interpreter instead.
+    """
 
-    def __init__(self, source: str, parsed: ParsedResult, options: Options) -> None:
+    __slots__ = ("source", "_parsed", "_options", "_evaluate", "_native")
+
+    def __init__(
+        self, source: str, parsed: ParsedResult, options: Options, *, native: bool | None = None
+    ) -> None:
         self.source = source
         self._parsed = parsed
         self._options = options
+        self._native = NATIVE if native is None else native
+        self._evaluate: Evaluator = self._first if self._native else self._interpret
+
+    @property
+    def native(self) -> bool:
+        """True when evaluation runs generated code (False: the library's interpreter)."""
+        if self._evaluate == self._first:
+            self._evaluate = _native_evaluator(self)
+        return self._evaluate != self._interpret
+
+    def _first(self, document: Any) -> Any:
+        self._evaluate = _native_evaluator(self)
+        return self._evaluate(document)
+
+    def _interpret(self, document: Any) -> Any:
+        return self._parsed.search(document, options=self._options)
 
     def evaluate(self, document: Any) -> Any:
         try:
-            return self._parsed.search(document, options=self._options)
+            return self._evaluate(document)
         except jp_exceptions.JMESPathError as exc:
             raise ExpressionError(
                 f"expression `{self.source}` failed: {exc}", source=self.source
@@ -60,6 +87,28 @@ class CompiledExpression:
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.source!r})"
+
+
+# `SEAMLINE_JMESPATH=interpreted` evaluates every expression with the jmespath library (a
+# switch for diagnosing a suspected difference; the compliance suite keeps both paths equal).
+NATIVE = os.environ.get("SEAMLINE_JMESPATH", "compiled").strip().lower() != "interpreted"
+
+_CACHE_ATTRIBUTE = "_seamline_compiled"
+
+
+def _native_evaluator(expr: CompiledExpression) -> Evaluator:
+    """The generated function for `expr`, shared per options object; the library if none."""
+    options = expr._options  # noqa: SLF001 - same module
+    cache: dict[str, Evaluator | None] | None = getattr(options, _CACHE_ATTRIBUTE, None)
+    if cache is None:
+        cache = {}
+        with contextlib.suppress(AttributeError):  # an Options-like object without __dict__
+            setattr(options, _CACHE_ATTRIBUTE, cache)
+    if expr.source in cache:
+        evaluator = cache[expr.source]
+    else:
+        evaluator = cache[expr.source] = compile_ast(expr._parsed.parsed, options)  # noqa: SLF001
+    return evaluator or expr._interpret  # noqa: SLF001
 
 
 _parser = Parser()
@@ -105,11 +154,14 @@ def _hint_for(source: str) -> str:
     return "see docs/language.md#expressions; literals: 'text', `10`, `true`, `null`"
 
 
-def compile_expression(source: str, options: Options) -> CompiledExpression | ExpressionProblem:
+def compile_expression(
+    source: str, options: Options, *, native: bool | None = None
+) -> CompiledExpression | ExpressionProblem:
+    """Parse and bind `source`; `native` forces generated code (True) or the library (False)."""
     parsed = parse_expression(source)
     if isinstance(parsed, ExpressionProblem):
         return parsed
-    return CompiledExpression(source, parsed, options)
+    return CompiledExpression(source, parsed, options, native=native)
 
 
 def ast_of(expr: CompiledExpression) -> dict[str, Any]:

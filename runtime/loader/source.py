@@ -135,6 +135,10 @@ class SourceMap:
         col = j - (src.rfind("\n", 0, j) + 1) + 1
         return line, col
 
+    def file_at(self, path: YamlPath) -> str:
+        """The file the value at `path` was written in (one file, except for merged variants)."""
+        return self.file
+
     def value_at(self, path: YamlPath) -> Position:
         """The position of the value at `path`, or of its nearest ancestor that exists."""
         probe = tuple(path)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from runtime.spec.common import Identifier, SpecModel
+from runtime.spec.common import Duration, Identifier, SpecModel
 from runtime.spec.retry import RetryPolicy
+from runtime.spec.server import ApiToken, HookSource, SecretReference
 
 
 class WorkspaceSettings(SpecModel):
@@ -25,4 +26,39 @@ class WorkspaceSettings(SpecModel):
         default_factory=RetryPolicy,
         description="Retry policy of `call` steps that declare none.",
     )
-    max_event_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted event.")
+    max_event_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest accepted event: the largest body `POST /events` and `POST /hooks/…` "
+        "read (a batch counts as a whole); a larger one is answered 413.",
+    )
+    max_backlog: int = Field(
+        default=10_000,
+        ge=1,
+        description="Ingress answers 429 with `Retry-After` while more than this many events and "
+        "runs wait to be processed (events not yet routed plus pending runs).",
+    )
+    workers: int = Field(
+        default=4,
+        ge=0,
+        description="Runs `seamline serve` executes at once (`--concurrency`); 0 only accepts events.",
+    )
+    shutdown_grace: Duration = Field(
+        default="30s",
+        description="On SIGTERM, how long in-flight runs may take to finish before the server "
+        "exits anyway (a run cut short resumes from its journal on the next start).",
+    )
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="Bearer tokens of the ops API and their roles. With no `tokens` and no "
+        "`ingress_tokens`, the server is open, and only when bound to a loopback address.",
+    )
+    ingress_tokens: list[SecretReference] = Field(
+        default_factory=list,
+        description="Bearer tokens that may post events to `POST /events` (and nothing else).",
+    )
+    hooks: dict[str, HookSource] = Field(
+        default_factory=dict,
+        description="Webhook sources: `POST /hooks/<source>` verifies the `X-Seamline-Signature` "
+        "HMAC with the source's secret.",
+    )

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS runs (
     output TEXT,
     sla_deadline REAL,
     sla_breached INTEGER NOT NULL DEFAULT 0,
-    replays INTEGER NOT NULL DEFAULT 0
+    replays INTEGER NOT NULL DEFAULT 0,
+    variant TEXT                    -- the variant the event selected, if any
 );
 CREATE UNIQUE INDEX IF NOT EXISTS runs_one_per_key ON runs(flow, run_key) WHERE run_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_runnable ON runs(status, wake_at);

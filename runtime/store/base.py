@@ -50,6 +50,7 @@ class NewRun:
     flow_version: str
     key: Any
     sla_seconds: float | None = None
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class RunRecord:
     sla_deadline: float | None = None
     sla_breached: bool = False
     replays: int = 0
+    variant: str | None = None
 
 
 @dataclass

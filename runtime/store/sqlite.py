@@ -155,22 +155,25 @@ class SqliteStore:
         self._queue.append(slot)
         if not self._flushing:
             self._flushing = True
-            try:
-                await anyio.sleep(self.group_window)  # let concurrent accepts join this commit
-                while self._queue:
-                    batch, self._queue = self._queue, []
-                    try:
-                        results = await self._call(self._insert_events, [s.event for s in batch])
-                    except Exception as exc:  # every waiter learns the commit failed
-                        for s in batch:
-                            s.error = exc
+            # shielded: the leader's commit is everyone's commit, so its caller going away
+            # (a client disconnect, a cancelled task) must not strand the others
+            with anyio.CancelScope(shield=True):
+                try:
+                    await anyio.sleep(self.group_window)  # let concurrent accepts join this commit
+                    while self._queue:
+                        batch, self._queue = self._queue, []
+                        try:
+                            results = await self._call(self._insert_events, [s.event for s in batch])
+                        except Exception as exc:  # every waiter learns the commit failed
+                            for s in batch:
+                                s.error = exc
+                                s.done.set()
+                            continue
+                        for s, result in zip(batch, results, strict=True):
+                            s.result = result
                             s.done.set()
-                        continue
-                    for s, result in zip(batch, results, strict=True):
-                        s.result = result
-                        s.done.set()
-            finally:
-                self._flushing = False
+                finally:
+                    self._flushing = False
         await slot.done.wait()
         if slot.error is not None:
             raise slot.error
@@ -199,7 +202,8 @@ class SqliteStore:
                 deadline = time.time() + run.sla_seconds if run.sla_seconds else None
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, "
-                    "status, generation, created_at, updated_at, sla_deadline) VALUES (?,?,?,?,?,?,?,?,0,?,?,?)",
+                    "status, generation, created_at, updated_at, sla_deadline, variant) "
+                    "VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
                     (
                         run.run_id,
                         run.flow,
@@ -212,11 +216,15 @@ class SqliteStore:
                         now,
                         now,
                         deadline,
+                        run.variant,
                     ),
                 )
                 if cursor.rowcount:
                     created += 1
-                    self._audit(run.run_id, None, PENDING, {"event": event.seq, "key": run.key})
+                    detail = {"event": event.seq, "key": run.key}
+                    if run.variant:
+                        detail["variant"] = run.variant
+                    self._audit(run.run_id, None, PENDING, detail)
             for delivery in decision.deliveries:
                 self._deliver(delivery.run_id, delivery.generation, delivery.label, event)
             self._db.execute(
@@ -629,6 +637,7 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
         sla_deadline=row["sla_deadline"],
         sla_breached=bool(row["sla_breached"]),
         replays=row["replays"],
+        variant=row["variant"],
     )
 
 
