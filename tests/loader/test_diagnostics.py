@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from runtime.compiler.workspace import check_workspace
+from runtime.connectors.base import CONNECTOR_KINDS
 from tests.conftest import WriteWorkspace
+
+KINDS = ", ".join(repr(k) for k in sorted(CONNECTOR_KINDS))  # every registered connector kind
 
 HEAD = "flow: orders\non: { event: shop.order.placed }\n"
 
@@ -341,7 +344,7 @@ def test_unknown_connector_kind(workspace: WriteWorkspace) -> None:
         {"connectors/erp.yaml": "connector: erp\nkind: htp\nbase_url: http://erp.local\n"}
     )
     assert problems(root) == [
-        "connectors/erp.yaml:2:7: kind: unknown kind 'htp'; expected one of 'http', 'mock' "
+        f"connectors/erp.yaml:2:7: kind: unknown kind 'htp'; expected one of {KINDS} "
         "(hint: did you mean `http`?) [spec.unknown_kind]"
     ]
 
@@ -349,7 +352,7 @@ def test_unknown_connector_kind(workspace: WriteWorkspace) -> None:
 def test_missing_connector_kind_lists_the_kinds(workspace: WriteWorkspace) -> None:
     root = workspace({"connectors/erp.yaml": "connector: erp\nbase_url: http://erp.local\n"})
     assert problems(root) == [
-        "connectors/erp.yaml:1:1: (document): missing `kind` (one of 'http', 'mock') "
+        f"connectors/erp.yaml:1:1: (document): missing `kind` (one of {KINDS}) "
         "(hint: add `kind: http`) [spec.missing_kind]"
     ]
 
@@ -478,7 +481,7 @@ def test_every_problem_of_every_file_in_one_pass_sorted_by_file_line_col(
         }
     )
     assert problems(root) == [
-        "connectors/erp.yaml:2:7: kind: unknown kind 'htp'; expected one of 'http', 'mock' "
+        f"connectors/erp.yaml:2:7: kind: unknown kind 'htp'; expected one of {KINDS} "
         "(hint: did you mean `http`?) [spec.unknown_kind]",
         "flows/a.yaml:6:5: steps[0].retyr: unknown key `retyr` (hint: did you mean `retry`?) [spec.unknown_key]",
         "flows/b.yaml:5:11: steps[0].call: connector `wms` has no operation `reservee` "
