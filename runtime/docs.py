@@ -27,6 +27,7 @@ from runtime.connectors.mock import MockError, MockOperationConfig, MockResponse
 from runtime.connectors.sql import SqlOperationConfig
 from runtime.spec.flow import EventTrigger, FlowSpec, OnError, ScheduleTrigger
 from runtime.spec.retry import RetryPolicy
+from runtime.spec.server import ApiToken, HookSource
 from runtime.spec.settings import WorkspaceSettings
 from runtime.steps._registry import STEP_KINDS, StepConfig
 from runtime.steps.call import UndoConfig
@@ -119,6 +120,10 @@ def render_steps_markdown() -> str:
             f"### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}\n"
         )
     out.append("## `seamline.yaml`\n\n" + fields_table(WorkspaceSettings))
+    for model in (ApiToken, HookSource):
+        out.append(
+            f"\n### `{model.__name__}`\n\n{(model.__doc__ or '').strip()}\n\n{fields_table(model)}"
+        )
     return "".join(out)
 
 

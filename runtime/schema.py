@@ -13,8 +13,9 @@ from runtime.engine.mocks import MocksFile
 from runtime.spec.contract import ContractMeta
 from runtime.spec.flow import FlowSpec
 from runtime.spec.settings import WorkspaceSettings
+from runtime.testing.case import FlowTestFile
 
-SCHEMA_NAMES = ("flow", "connector", "settings", "mocks", "contract")
+SCHEMA_NAMES = ("flow", "connector", "settings", "mocks", "contract", "test")
 
 
 def json_schema(name: str) -> dict[str, Any]:
@@ -33,6 +34,9 @@ def json_schema(name: str) -> dict[str, Any]:
     elif name == "contract":
         schema = ContractMeta.model_json_schema(by_alias=True)
         title = "seamline contract.yaml"
+    elif name == "test":
+        schema = FlowTestFile.model_json_schema(by_alias=True)
+        title = "seamline flow test file"
     else:
         raise KeyError(name)
     return {

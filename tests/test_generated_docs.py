@@ -29,7 +29,7 @@ def _codes_in_source() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and _CODE.match(node.value):
                 codes.add(node.value)
-    return codes - {"contract.yaml"}
+    return codes - {"contract.yaml", "json.dumps_function", "json.dumps_kwargs"}  # not codes: a file, Jinja policies
 
 
 def test_every_error_code_is_documented() -> None:

@@ -160,7 +160,7 @@ def print_result(result: RunResult, event_file: Path) -> None:
             )
         return
     console.print(
-        f"[bold]{result.flow}[/bold] v{result.version}  run {result.run_id}  key {escape(compact(result.key))}  "
+        f"[bold]{result.flow}[/bold]{f' (variant {result.variant})' if result.variant else ''} v{result.version}  run {result.run_id}  key {escape(compact(result.key))}  "
         f"hash {result.content_hash[:12]}"
     )
     marks = {

@@ -7,6 +7,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
 
 from runtime.compiler._values import Path, ValueCompiler
 from runtime.connectors.base import Connector, Operation
@@ -25,6 +28,18 @@ from runtime.steps.set import SetConfig
 from runtime.steps.switch import ElseArm, SwitchConfig
 
 RUN_ROOTS = ("event", "data", "vars", "steps", "run")
+
+
+def schedule_problem(cron: str, timezone: str) -> tuple[str, str, str] | None:
+    """(field, message, hint) when a schedule cannot fire as written."""
+    if not croniter.is_valid(cron):
+        return ("schedule", f"{cron!r} is not a valid cron expression",
+                "five fields: minute hour day-of-month month day-of-week, e.g. 0 2 * * 1-5")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ("timezone", f"unknown time zone {timezone!r}", "use an IANA name such as Europe/London or UTC")
+    return None
 DROPPED_PREFIX = "dropped_step_"
 
 
@@ -320,6 +335,10 @@ class FlowCompiler:
             filter_expr = self.expression(spec.on.filter, ("on", "filter"))
         elif isinstance(spec.on, ScheduleTrigger):
             schedule = spec.on.schedule
+            problem = schedule_problem(spec.on.schedule, spec.on.timezone)
+            if problem is not None:
+                field_name, message, hint = problem
+                self.values.error(("on", field_name), "schedule.invalid", message, hint)
         key = self.expression(spec.key, ("key",))
         compiled_vars = []
         declared_so_far: set[str] = set()
@@ -331,6 +350,8 @@ class FlowCompiler:
         return {
             "event_type": event_type,
             "schedule": schedule,
+            "timezone": spec.on.timezone if isinstance(spec.on, ScheduleTrigger) else "UTC",
+            "misfire": spec.on.misfire if isinstance(spec.on, ScheduleTrigger) else "run_once",
             "filter": filter_expr,
             "key": key,
             "sla_seconds": self.duration(spec.sla),

@@ -40,6 +40,8 @@ class FlowPlan:
     files: tuple[str, ...] = ()
     variant: str | None = None
     """The variant this plan is (None for the base flow)."""
+    timezone: str = "UTC"
+    misfire: str = "run_once"
     """Workspace files this version is made of (what content_hash covers), for version pinning."""
 
 

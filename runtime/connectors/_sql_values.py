@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import exc as sa_exc
 
 from runtime.connectors.secrets import connector_error
 from runtime.errors import ConnectorError
@@ -64,6 +63,8 @@ def _first_line(exc: BaseException) -> str:
 
 def classify(exc: Exception, where: str, dialect: str) -> ConnectorError:
     """A SQLAlchemy or driver error as a ConnectorError with the right retry class."""
+    from sqlalchemy import exc as sa_exc
+
     detail = f"{where}: {_first_line(exc)}"
     orig = getattr(exc, "orig", None)
     if isinstance(exc, sa_exc.IntegrityError):

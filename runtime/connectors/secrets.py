@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,6 +81,31 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_value(v) for v in value]
     return value
+
+
+class RedactedStream:
+    """A text stream that redacts what is written to it: `sys.stdout` or `sys.stderr`, looked up
+    at each write (so test runners that swap them still capture the output).
+
+    `Console(file=RedactedStream("stdout"))` makes everything a rich console prints secret-free.
+    """
+
+    def __init__(self, name: str = "stdout") -> None:
+        self.name = name
+
+    @property
+    def target(self) -> Any:
+        return getattr(sys, self.name)
+
+    def write(self, text: str) -> int:
+        self.target.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def __getattr__(self, attribute: str) -> Any:  # isatty, encoding, fileno …
+        return getattr(self.target, attribute)
 
 
 def connector_error(

@@ -12,12 +12,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from pydantic import Field
-from sqlalchemy import Engine, TextClause, create_engine, exc, make_url, text
-from sqlalchemy.engine import URL, CursorResult
 
 from runtime.connectors._sql_values import classify, to_json, to_parameter
 from runtime.connectors.base import CallRequest, ConnectorCompiler, ConnectorConfig, connector_kind
@@ -27,6 +25,10 @@ from runtime.connectors.secrets import (
     resolve_secret,
 )
 from runtime.spec.common import Duration, Identifier, SpecModel, Value
+
+if TYPE_CHECKING:  # SQLAlchemy is imported on first use: CLI start-up stays fast
+    from sqlalchemy import Engine, TextClause
+    from sqlalchemy.engine import URL, CursorResult
 
 _INTERPOLATION = re.compile(r"\$\{|\{\{|\{%")
 _PG_DRIVERS = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg"}
@@ -121,6 +123,8 @@ class SqlOperation:
         return await anyio.to_thread.run_sync(self._run, params, timeout)
 
     def _run(self, params: dict[str, Any], timeout: float) -> Any:
+        from sqlalchemy import exc, text
+
         engine = self.connector.engine()
         try:
             with engine.begin() as conn:
@@ -178,6 +182,8 @@ class SqlConnector:
             return self._engine
 
     def _create(self) -> Engine:
+        from sqlalchemy import create_engine, exc, make_url
+
         raw = resolve_secret(self.url) if self.url.startswith(("env:", "file:")) else self.url
         try:
             url = make_url(raw)
@@ -224,6 +230,8 @@ def database_url(url: URL, root: Path) -> URL:
 def _check_url(config: SqlConnectorConfig, cc: ConnectorCompiler) -> None:
     if config.url.startswith(("env:", "file:")):
         return
+    from sqlalchemy import exc, make_url
+
     try:
         url = make_url(config.url)
     except exc.ArgumentError:
@@ -241,6 +249,8 @@ def _check_url(config: SqlConnectorConfig, cc: ConnectorCompiler) -> None:
 def _statements(
     op: SqlOperationConfig, cc: ConnectorCompiler, path: tuple[str | int, ...]
 ) -> tuple[tuple[tuple[TextClause, tuple[str, ...]], ...], tuple[str, ...]]:
+    from sqlalchemy import text
+
     sources = [op.sql] if isinstance(op.sql, str) else list(op.sql)
     where: list[tuple[str | int, ...]] = (
         [(*path, "sql")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 import uuid
@@ -237,7 +238,28 @@ class StepRunner:
             finished_at=iso(self.state.clock.now()),
             duration_ms=record.duration_ms,
         )
-        await journal.record(entry, emitted)
+        try:
+            await journal.record(entry, emitted)
+        except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer JSON cannot hold
+            message = f"the step's result cannot be stored: {exc}"
+            record.status, record.output = "failed", None
+            record.error = {
+                "flow": self.flow,
+                "step": record.label,
+                "attempt": max(record.attempts, 1),
+                "code": "journal.unstorable",
+                "message": message,
+                "transient": False,
+            }
+            failed = dataclasses.replace(entry, status="failed", output=None, error=record.error)
+            await journal.record(failed)
+            raise StepError(
+                flow=self.flow,
+                step=record.label,
+                attempt=max(record.attempts, 1),
+                code="journal.unstorable",
+                message=message,
+            ) from exc
 
     def _restore(self, node: Any, record: StepRecord, entry: JournalEntry) -> Any:
         """A step that already happened: its journaled result, and the state it left behind."""

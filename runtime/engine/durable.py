@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from runtime.engine.plans import PlanProvider
 from runtime.engine.result import RunResult
 from runtime.errors import SeamlineError
 from runtime.store.base import DEAD_LETTERED, FAILED, SUCCEEDED, RunRecord, Store
+
+log = logging.getLogger("seamline.engine")
 
 
 async def execute_run(
@@ -59,10 +62,32 @@ async def execute_run(
             run.id, suspended.wake_at, suspended.wait.label if suspended.wait else None
         )
         return result
+    except Exception as exc:  # noqa: BLE001 - a bug must park this run, not kill the worker
+        log.exception("run %s failed inside the runtime", run.id)
+        result.status = DEAD_LETTERED
+        result.error = {
+            "flow": run.flow,
+            "step": None,
+            "code": "internal.error",
+            "message": f"{type(exc).__name__}: {exc}",
+        }
     status = {"succeeded": SUCCEEDED, "failed": FAILED}.get(result.status, DEAD_LETTERED)
-    await store.finish(
-        run.id, status, output=result.output if status == SUCCEEDED else None, error=result.error
-    )
+    try:
+        await store.finish(
+            run.id,
+            status,
+            output=result.output if status == SUCCEEDED else None,
+            error=result.error,
+        )
+    except (TypeError, ValueError, OverflowError) as exc:  # an output the store cannot hold
+        result.status = DEAD_LETTERED
+        result.error = {
+            "flow": run.flow,
+            "step": None,
+            "code": "journal.unstorable",
+            "message": f"the run's output cannot be stored: {exc}",
+        }
+        await store.finish(run.id, DEAD_LETTERED, error=result.error)
     result.duration_ms = (time.perf_counter() - t0) * 1000
     return result
 
@@ -94,10 +119,11 @@ def iso_now(now: float) -> str:
 
 
 def _duration_text(seconds: float) -> str:
-    whole = int(round(seconds))
+    """5400 -> 1h30m, 0.05 -> 50ms: the form `sla:` is written in."""
+    millis = int(round(seconds * 1000))
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if whole >= size:
-            parts.append(f"{whole // size}{unit}")
-            whole %= size
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        if millis >= size:
+            parts.append(f"{millis // size}{unit}")
+            millis %= size
     return "".join(parts) or "0s"

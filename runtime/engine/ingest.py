@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from runtime.compiler.plan import Plan
 from runtime.store.base import Accepted, Store
 
@@ -26,6 +28,10 @@ def check(plan: Plan, event: Any) -> Rejection | None:
     """Why the runtime would refuse this event, or None."""
     outcome = plan.contracts.check_event(event)
     if outcome.ok:
+        try:
+            orjson.dumps(event)
+        except (TypeError, orjson.JSONEncodeError) as exc:  # valid JSON Schema, but not storable
+            return Rejection("envelope.unstorable", f"the event cannot be stored: {exc}", ())
         return None
     if outcome.contract is not None:
         name = f"{outcome.contract.type} v{outcome.contract.version}"

@@ -10,21 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from runtime.steps._context import Suspend
 from runtime.store.base import JournalEntry, OpenWait, Store
 
 # Steps with effects or results of their own; containers (switch, for_each, parallel, subflow)
 # are re-evaluated on resume and find their children in the journal.
 LEAF_KINDS = frozenset({"call", "set", "emit", "fail", "wait_for", "delay", "undo"})
 DONE = ("succeeded", "skipped", "compensated")
-
-
-class Suspend(Exception):  # noqa: N818 - a control signal, not an error
-    """The run waits: for a timer (`wake_at`, unix seconds) and/or a correlated event."""
-
-    def __init__(self, wake_at: float | None, wait: OpenWait | None = None) -> None:
-        super().__init__(f"suspended until {wake_at}")
-        self.wake_at = wake_at
-        self.wait = wait
 
 
 class MemoryJournal:
@@ -68,3 +60,5 @@ class StoreJournal:
 
 
 Journal = MemoryJournal | StoreJournal
+
+__all__ = ["DONE", "LEAF_KINDS", "Journal", "MemoryJournal", "StoreJournal", "Suspend"]

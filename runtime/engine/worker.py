@@ -21,6 +21,7 @@ from runtime.engine.context import Clock
 from runtime.engine.durable import execute_run, sla_breach_event
 from runtime.engine.executor import event_document, select_variant
 from runtime.engine.plans import PlanProvider
+from runtime.engine.schedules import fire_due
 from runtime.expressions.functions import jmespath_options
 from runtime.expressions.jmes import is_truthy
 from runtime.store.base import NewRun, OpenWait, RouteDecision, Store, StoredEvent, WaitDelivery
@@ -115,6 +116,9 @@ class Worker:
 
     async def step(self) -> int:
         """One round: route, run what is due, flag SLA breaches. Returns the work done."""
+        fired = await fire_due(
+            self.store, self.plans.current, self.clock.now().timestamp(), new_run_id
+        )
         router = EventRouter(self.plans)
         routed = await self.store.route_pending(router)
         now = self.clock.now().timestamp()
@@ -124,7 +128,7 @@ class Worker:
                 for run in claimed:
                     group.start_soon(self._execute, run)
         flagged = await self._flag_sla(now)
-        return routed + len(claimed) + flagged
+        return fired + routed + len(claimed) + flagged
 
     async def _execute(self, run: Any) -> None:
         await execute_run(self.store, self.plans, run, self.clock)
@@ -142,13 +146,21 @@ class Worker:
             await self.store.mark_sla_breached(run.id, event)
         return len(overdue)
 
+    async def _next_wake(self) -> float | None:
+        """The earliest timer: a waiting run's, or a schedule's next fire."""
+        times = [s.next_fire for s in (await self.store.schedules()).values()]
+        wake = await self.store.next_wake()
+        if wake is not None:
+            times.append(wake)
+        return min(times) if times else None
+
     async def run_until_idle(self, *, max_wait: float = 0.0) -> None:
         """Work until nothing is runnable; with max_wait, also sleep for timers due within it."""
         await self.recover()
         while True:
             if await self.step():
                 continue
-            wake = await self.store.next_wake()
+            wake = await self._next_wake()
             now = self.clock.now().timestamp()
             if wake is None or wake - now > max_wait:
                 return
@@ -160,7 +172,7 @@ class Worker:
         while not stop.is_set():
             if await self.step():
                 continue
-            wake = await self.store.next_wake()
+            wake = await self._next_wake()
             now = self.clock.now().timestamp()
             delay = (
                 self.poll_interval

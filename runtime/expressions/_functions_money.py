@@ -8,9 +8,9 @@ the rounded decimal's text, so binary artefacts such as 0.30000000000000004 neve
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from jmespath.functions import signature
@@ -94,6 +94,10 @@ def round_to(function: str, amount: Decimal, units: int) -> Decimal:
 def allocate(function: str, total_minor: int, weights: list[Fraction]) -> list[int]:
     """Largest-remainder split of minor units by weight; ties go to the earlier items."""
     sign, total = (-1, -total_minor) if total_minor < 0 else (1, total_minor)
+    if weights and weights.count(weights[0]) == len(weights) and weights[0] > 0:
+        # equal weights: the same answer without fractions (remainders tie: earlier items)
+        base, rest = divmod(total, len(weights))
+        return [sign * (base + (i < rest)) for i in range(len(weights))]
     weight_sum = sum(weights, Fraction(0))
     shares = [total * w / weight_sum for w in weights]
     parts = [int(share) for share in shares]

@@ -122,10 +122,22 @@ class IntegrationFunctions(
         except TypeError:
             raise FunctionArgumentError("lookup", "the key must be a string or a number") from None
         if text is not None and text in rows:
-            return copy.deepcopy(rows[text])
+            return _json_copy(rows[text])
         if default:
             return default[0]
         raise LookupMissingError(table, key, len(rows))
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (a run may change what lookup() returned; the table may not)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_copy(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
 
 
 LOOKUP_DOCS: tuple[FunctionDoc, ...] = (

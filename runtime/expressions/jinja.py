@@ -147,21 +147,42 @@ class TemplateEngine:
         self.env.globals.update(globals_ or {})
         self.env.filters["tojson"] = _tojson
         self.env.filters.update(filters or {})
+        # one parse and one compile per distinct text: flows repeat their templates, and the
+        # load-time checks (includes, references) read the same tree again
+        self._trees: dict[str, nodes.Template] = {}
+        self._inline: dict[str, Any] = {}
+        self._names: dict[str, _TemplateNames] = {}
+
+    def parse(self, text: str) -> nodes.Template:
+        """The template's tree, parsed once per text; raises TemplateSyntaxError."""
+        tree = self._trees.get(text)
+        if tree is None:
+            tree = self._trees[text] = self.env.parse(text)
+        return tree
 
     def compile_inline(self, text: str, name: str) -> CompiledTemplate | TemplateProblem:
-        try:
-            template = self.env.from_string(text)
-        except TemplateSyntaxError as exc:
-            return self._problem(exc, None)
-        problem = self._check_included(self.env.parse(text), set())
-        return problem or CompiledTemplate(name, template, as_json=False)
+        template = self._inline.get(text)
+        if template is None:
+            try:
+                tree = self.parse(text)
+                self._template_names(text)  # read before compiling, which folds constants
+                code = self.env.compile(tree)
+            except TemplateSyntaxError as exc:
+                return self._problem(exc, None)
+            problem = self._check_included(tree, set())
+            if problem is not None:
+                return problem
+            template = self._inline[text] = self.env.template_class.from_code(
+                self.env, code, self.env.make_globals(None), None
+            )
+        return CompiledTemplate(name, template, as_json=False)
 
     def compile_file(self, relative: str) -> CompiledTemplate | TemplateProblem:
         """`relative` is relative to `flows/` (e.g. `templates/erp_customer.json.j2`)."""
         problem = self._load(relative)
         if problem is not None:
             return problem
-        problem = self._check_included(self.env.parse(self.source_of(relative)), {relative})
+        problem = self._check_included(self.parse(self.source_of(relative)), {relative})
         if problem is not None:
             return problem
         template = self.env.get_template(relative)
@@ -219,7 +240,7 @@ class TemplateEngine:
             seen.add(name)
             problem = self._load(name, included_from=None)
             if problem is None:
-                problem = self._check_included(self.env.parse(self.source_of(name)), seen)
+                problem = self._check_included(self.parse(self.source_of(name)), seen)
             if problem is not None:
                 return problem
         return None
@@ -229,39 +250,62 @@ class TemplateEngine:
     ) -> Iterator[TemplateReference]:
         """Root names the template reads, with `steps.<id>` step ids (for load-time checks),
         including those of the templates it includes."""
-        ast = self.env.parse(text)
-        undeclared = meta.find_undeclared_variables(ast) - set(self.env.globals) - _JINJA_SPECIAL
-        first_line: dict[str, int] = {}
-        for name in ast.find_all(nodes.Name):
-            if name.ctx == "load":
-                first_line.setdefault(name.name, name.lineno)
-        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-            inner = node.node
-            if (
-                isinstance(inner, nodes.Name)
-                and inner.name in ("steps", "vars")
-                and inner.name in undeclared
-            ):
-                key = (
-                    node.attr
-                    if isinstance(node, nodes.Getattr)
-                    else getattr(node.arg, "value", None)
-                )
-                if isinstance(key, str):
-                    step = key if inner.name == "steps" else None
-                    yield TemplateReference(inner.name, step, node.lineno, file, (inner.name, key))
-        for name in sorted(undeclared, key=lambda n: first_line.get(n, 0)):
-            yield TemplateReference(name, None, first_line.get(name, 1), file)
+        names = self._template_names(text)
+        yield from (
+            TemplateReference(root, step, line, file, path)
+            for root, step, line, path in names.reads
+        )
+        for name in names.undeclared:
+            yield TemplateReference(name, None, names.first_line.get(name, 1), file)
         seen = seen if seen is not None else set()
-        for included in _included_names(ast):
+        for included in names.includes:
             if included not in seen and (self.root / "flows" / included).is_file():
                 seen.add(included)
                 yield from self.references(
                     self.source_of(included), file=f"flows/{included}", seen=seen
                 )
 
+    def _template_names(self, text: str) -> _TemplateNames:
+        """What `references` reports about one text, worked out once."""
+        found = self._names.get(text)
+        if found is None:
+            found = self._names[text] = _names_in(self.parse(text), frozenset(self.env.globals))
+        return found
+
     def source_of(self, relative: str) -> str:
         return (self.root / "flows" / relative).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class _TemplateNames:
+    """The names one template reads (see TemplateEngine.references)."""
+
+    reads: tuple[tuple[str, str | None, int, tuple[str, ...]], ...]  # steps.<id> / vars.<name>
+    undeclared: tuple[str, ...]  # in order of first use
+    first_line: Mapping[str, int]
+    includes: tuple[str, ...]
+
+
+def _names_in(ast: nodes.Template, known: frozenset[str]) -> _TemplateNames:
+    undeclared = meta.find_undeclared_variables(ast) - known - _JINJA_SPECIAL
+    first_line: dict[str, int] = {}
+    for name in ast.find_all(nodes.Name):
+        if name.ctx == "load":
+            first_line.setdefault(name.name, name.lineno)
+    reads = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node
+        if (
+            isinstance(inner, nodes.Name)
+            and inner.name in ("steps", "vars")
+            and inner.name in undeclared
+        ):
+            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if isinstance(key, str):
+                step = key if inner.name == "steps" else None
+                reads.append((inner.name, step, node.lineno, (inner.name, key)))
+    ordered = tuple(sorted(undeclared, key=lambda n: first_line.get(n, 0)))
+    return _TemplateNames(tuple(reads), ordered, first_line, tuple(_included_names(ast)))
 
 
 _UNKNOWN_NAME = re.compile(r"No (filter|test) named '([^']+)'")

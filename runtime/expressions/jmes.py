@@ -189,8 +189,29 @@ def _chain(node: dict[str, Any]) -> list[str]:
     return names
 
 
+# What references() and function_calls() find depends on the text alone: workspaces repeat
+# expressions (`data.currency` …), so each text is analysed once (bounded; cleared when full).
+_ANALYSED_LIMIT = 8192
+_references_found: dict[str, tuple[Reference, ...]] = {}
+_calls_found: dict[str, tuple[tuple[str, int, int], ...]] = {}
+
+
+def _remember(cache: dict[str, Any], source: str, found: Any) -> Any:
+    if len(cache) >= _ANALYSED_LIMIT:
+        cache.clear()
+    cache[source] = found
+    return found
+
+
 def references(expr: CompiledExpression) -> Iterator[Reference]:
     """Root names read from the run document, each with its step id when it is `steps.<id>`."""
+    found = _references_found.get(expr.source)
+    if found is None:
+        found = _remember(_references_found, expr.source, tuple(_find_references(expr)))
+    return iter(found)
+
+
+def _find_references(expr: CompiledExpression) -> Iterator[Reference]:
     source = expr.source
 
     seen: dict[str, int] = {}
@@ -236,6 +257,13 @@ def references(expr: CompiledExpression) -> Iterator[Reference]:
 
 def function_calls(expr: CompiledExpression) -> Iterator[tuple[str, int, int]]:
     """(name, argument count, offset) of every function call in the expression."""
+    found = _calls_found.get(expr.source)
+    if found is None:
+        found = _remember(_calls_found, expr.source, tuple(_find_function_calls(expr)))
+    return iter(found)
+
+
+def _find_function_calls(expr: CompiledExpression) -> Iterator[tuple[str, int, int]]:
 
     def walk(node: dict[str, Any]) -> Iterator[tuple[str, int]]:
         if node["type"] == "function_expression":

@@ -182,3 +182,12 @@ def tax_code(sub: dict[str, Any], customer_country: Any) -> str:
     if sub["country"] in EU and customer_country in EU:
         return "EU_REVERSE_CHARGE"
     return "US_NONTAX" if sub["country"] == "US" else "OUTSIDE_SCOPE"
+
+
+def same_currency(record: dict[str, Any], currency: Any, kind: str) -> None:
+    if currency != record["currency"]:
+        raise Problem(
+            422,
+            "currency_mismatch",
+            f"{kind} {record['id']} is in {record['currency']}, not {currency}",
+        )

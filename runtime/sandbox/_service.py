@@ -187,7 +187,7 @@ class Service:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _replay(self, key: str, call: Call, request: Request) -> Response | None:
-        row = self.store.execute("SELECT * FROM _idempotency WHERE key = ?", (key,)).fetchone()
+        row = self.store.one("SELECT * FROM _idempotency WHERE key = ?", (key,))
         if row is None:
             return None
         if row["fingerprint"] != self._fingerprint(call, request):

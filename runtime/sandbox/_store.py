@@ -95,9 +95,19 @@ class Store:
                 raise
             self.conn.execute("COMMIT")
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
         with self._lock:
-            return self.conn.execute(sql, params)
+            return self.conn.execute(sql, params).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """All rows of a query (fetched under the lock: the connection is shared by threads)."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
 
     # ── records ─────────────────────────────────────────────────────────────────────────
     def insert(self, table: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +129,7 @@ class Store:
         return doc
 
     def get(self, table: str, record_id: str) -> dict[str, Any] | None:
-        row = self.execute(
-            f"SELECT doc FROM {self._t(table)} WHERE id = ?", (record_id,)
-        ).fetchone()
+        row = self.one(f"SELECT doc FROM {self._t(table)} WHERE id = ?", (record_id,))
         return json.loads(row["doc"]) if row else None
 
     def find(
@@ -140,7 +148,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
-        rows = self.execute(sql, params).fetchall()
+        rows = self.query(sql, params)
         out = []
         for row in rows:
             doc = json.loads(row["doc"])
@@ -154,12 +162,13 @@ class Store:
 
     def count(self, table: str, where: Mapping[str, Any] | None = None) -> int:
         sql, params = self._select(table, "count(*)", where, None)
-        return int(self.execute(sql, params).fetchone()[0])
+        row = self.one(sql, params)
+        return int(row[0]) if row else 0
 
     def next_id(self, table: str, prefix: str, width: int, start: int) -> str:
         """The next free identifier `<prefix><number>` of a sequence (skips imported ids)."""
         name = prefix
-        row = self.execute("SELECT next FROM _sequences WHERE name = ?", (name,)).fetchone()
+        row = self.one("SELECT next FROM _sequences WHERE name = ?", (name,))
         number = int(row["next"]) if row else start
         while True:
             candidate = f"{prefix}{number:0{width}d}"

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.sandbox import _erp_billing as billing
+from runtime.sandbox import _erp_invoices as invoices
+from runtime.sandbox import _erp_schedules as schedules
 from runtime.sandbox._erp_ledger import (
     check_currency,
     check_terms,
@@ -101,15 +102,15 @@ class ErpService(Service):
             ("GET", c, lambda call: get(call, "contracts", "contract", call.params["contract_id"])),
             ("POST", f"{c}/amendments", amend_contract),
             ("POST", f"{c}/cancel", cancel_contract),
-            ("GET", f"{c}/billing-schedules", billing.list_schedules),
-            ("POST", f"{c}/billing-schedules", billing.create_schedule),
-            ("POST", f"{c}/billing-schedules/adjustments", billing.adjust_schedule),
-            ("GET", "/invoices", billing.list_invoices),
-            ("POST", "/invoices", billing.create_invoice),
+            ("GET", f"{c}/billing-schedules", schedules.list_schedules),
+            ("POST", f"{c}/billing-schedules", schedules.create_schedule),
+            ("POST", f"{c}/billing-schedules/adjustments", schedules.adjust_schedule),
+            ("GET", "/invoices", invoices.list_invoices),
+            ("POST", "/invoices", invoices.create_invoice),
             ("GET", "/invoices/{id}", lambda call: get(call, "invoices", "invoice")),
-            ("POST", "/invoices/{id}/lines", billing.add_invoice_lines),
-            ("POST", "/invoices/{id}/post", billing.post_invoice),
-            ("POST", "/invoices/{id}/payments", billing.apply_payment),
+            ("POST", "/invoices/{id}/lines", invoices.add_invoice_lines),
+            ("POST", "/invoices/{id}/post", invoices.post_invoice),
+            ("POST", "/invoices/{id}/payments", invoices.apply_payment),
             ("GET", "/payments/{id}", lambda call: get(call, "payments", "payment")),
         ]
 
@@ -235,8 +236,8 @@ def create_contract(call: Call) -> Any:
         raise Problem(422, "customer_not_found", f"customer {body['customer_id']} does not exist")
     if customer["status"] == "archived":
         raise Problem(409, "customer_archived", f"customer {customer['id']} is archived")
-    if body["billing_model"] not in billing.SCHEDULE_TYPES:
-        raise Problem(422, "validation", f"billing_model must be one of {billing.SCHEDULE_TYPES}")
+    if body["billing_model"] not in schedules.SCHEDULE_TYPES:
+        raise Problem(422, "validation", f"billing_model must be one of {schedules.SCHEDULE_TYPES}")
     lines = body.get("lines") or []
     if lines and cents(total(line.get("amount", 0) for line in lines)) != cents(
         body["total_value"]

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.sandbox._money import cents, money, number, total
+from runtime.sandbox import _psa_time as time_
+from runtime.sandbox._money import cents, money
 from runtime.sandbox._problem import Problem, not_found, only, require
+from runtime.sandbox._psa_rules import load_project, open_project, same_currency
 from runtime.sandbox._service import Call, Handler, Reply, Service
 from runtime.sandbox._store import Table, now_iso
 
@@ -67,47 +69,23 @@ class PsaService(Service):
             ("POST", f"{p}/activate", activate_project),
             ("POST", f"{p}/archive", archive_project),
             ("POST", f"{p}/budget-changes", change_budget),
-            ("GET", f"{p}/tasks", lambda c: c.page("tasks", {"project_id": _project(c)["id"]})),
+            ("GET", f"{p}/tasks", lambda c: c.page("tasks", {"project_id": load_project(c)["id"]})),
             ("POST", f"{p}/tasks", create_task),
             ("PATCH", f"{p}/tasks/by-ref/{{external_ref}}", update_task),
             (
                 "GET",
                 f"{p}/milestones",
-                lambda c: c.page("milestones", {"project_id": _project(c)["id"]}),
+                lambda c: c.page("milestones", {"project_id": load_project(c)["id"]}),
             ),
             ("POST", f"{p}/milestones", create_milestone),
             ("POST", f"{p}/milestones/{{milestone_id}}/close", close_milestone),
-            ("POST", f"{p}/billable-hours", record_billable_hours),
-            ("POST", f"{p}/invoices", record_invoice),
-            ("GET", "/timesheets", list_timesheets),
-            ("POST", "/timesheets", submit_timesheet),
-            ("GET", "/timesheets/{id}", get_timesheet),
-            ("POST", "/timesheets/{id}/approve", approve_timesheet),
+            ("POST", f"{p}/billable-hours", time_.record_billable_hours),
+            ("POST", f"{p}/invoices", time_.record_invoice),
+            ("GET", "/timesheets", time_.list_timesheets),
+            ("POST", "/timesheets", time_.submit_timesheet),
+            ("GET", "/timesheets/{id}", time_.get_timesheet),
+            ("POST", "/timesheets/{id}/approve", time_.approve_timesheet),
         ]
-
-
-def _project(call: Call, project_id: str | None = None) -> dict[str, Any]:
-    project_id = project_id or call.params["project_id"]
-    project = call.store.get("projects", project_id)
-    if project is None:
-        raise not_found("project", project_id)
-    return project
-
-
-def _open_project(call: Call, project_id: str | None = None) -> dict[str, Any]:
-    project = _project(call, project_id)
-    if project["status"] == "archived":
-        raise Problem(409, "project_archived", f"project {project['id']} is archived")
-    return project
-
-
-def _same_currency(project: dict[str, Any], currency: Any) -> None:
-    if currency != project["currency"]:
-        raise Problem(
-            422,
-            "currency_mismatch",
-            f"project {project['id']} is in {project['currency']}, not {currency}",
-        )
 
 
 # ── projects ────────────────────────────────────────────────────────────────────────────
@@ -120,7 +98,7 @@ def list_projects(call: Call) -> Any:
 
 
 def get_project(call: Call) -> Any:
-    return _project(call)
+    return load_project(call)
 
 
 def create_project(call: Call) -> Any:
@@ -163,7 +141,7 @@ def create_project(call: Call) -> Any:
 
 def activate_project(call: Call) -> Any:
     """Links the ERP contract and billing schedule and opens the project for time entry."""
-    project = _open_project(call)
+    project = open_project(call)
     body = only(
         call.body or {}, {"customer_id", "contract_id", "billing_schedule_id"}, "activation"
     )
@@ -181,7 +159,7 @@ def activate_project(call: Call) -> Any:
 
 
 def archive_project(call: Call) -> Any:
-    project = _project(call)
+    project = load_project(call)
     body = only(call.body or {}, {"reason"}, "an archive request")
     if project["status"] != "archived":
         project.update(status="archived", archive_reason=body.get("reason"), archived_at=now_iso())
@@ -190,7 +168,7 @@ def archive_project(call: Call) -> Any:
 
 
 def change_budget(call: Call) -> Any:
-    project = _open_project(call)
+    project = open_project(call)
     body = only(
         call.body,
         {"reference", "hours_delta", "amount_delta", "currency", "reason"},
@@ -200,7 +178,7 @@ def change_budget(call: Call) -> Any:
         body,
         {"reference": "str", "hours_delta": "number", "amount_delta": "number", "currency": "str"},
     )
-    _same_currency(project, body["currency"])
+    same_currency(project, body["currency"])
     existing = call.store.first(
         "budget_changes", {"project_id": project["id"], "reference": body["reference"]}
     )
@@ -232,7 +210,7 @@ def change_budget(call: Call) -> Any:
 
 # ── tasks and milestones ────────────────────────────────────────────────────────────────
 def create_task(call: Call) -> Any:
-    project = _open_project(call)
+    project = open_project(call)
     body = only(call.body, TASK_FIELDS, "a task")
     require(
         body,
@@ -267,7 +245,7 @@ def create_task(call: Call) -> Any:
 
 
 def update_task(call: Call) -> Any:
-    project = _open_project(call)
+    project = open_project(call)
     ref = call.params["external_ref"]
     task = call.store.first("tasks", {"project_id": project["id"], "external_ref": ref})
     if task is None:
@@ -277,12 +255,12 @@ def update_task(call: Call) -> Any:
 
 
 def create_milestone(call: Call) -> Any:
-    project = _open_project(call)
+    project = open_project(call)
     body = only(
         call.body, {"external_ref", "name", "due_date", "amount", "currency"}, "a milestone"
     )
     require(body, {"name": "str", "due_date": "date", "amount": "positive", "currency": "str"})
-    _same_currency(project, body["currency"])
+    same_currency(project, body["currency"])
     if body.get("external_ref") and (
         existing := call.store.first(
             "milestones", {"project_id": project["id"], "external_ref": body["external_ref"]}
@@ -309,7 +287,7 @@ def create_milestone(call: Call) -> Any:
 
 def close_milestone(call: Call) -> Any:
     """The customer accepted the milestone: it is completed and can be invoiced."""
-    project = _open_project(call)
+    project = open_project(call)
     milestone = call.store.get("milestones", call.params["milestone_id"])
     if milestone is None or milestone["project_id"] != project["id"]:
         raise not_found(f"milestone of project {project['id']}", call.params["milestone_id"])
@@ -337,167 +315,3 @@ def close_milestone(call: Call) -> Any:
         },
     )
     return milestone
-
-
-# ── time and billing ────────────────────────────────────────────────────────────────────
-def _check_entries(call: Call, project: dict[str, Any], entries: list[Any]) -> None:
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise Problem(422, "validation", f"entries[{i}] must be an object")
-        require(entry, {"date": "date", "task_id": "str", "hours": "positive"})
-        task = call.store.get("tasks", entry["task_id"])
-        if task is None or task["project_id"] != project["id"]:
-            raise Problem(
-                422,
-                "unknown_task",
-                f"entries[{i}]: task {entry['task_id']} is not a task of project {project['id']}",
-            )
-
-
-def record_billable_hours(call: Call) -> Any:
-    """Priced billable time of one approved timesheet; a repeat for the timesheet replaces it."""
-    project = _open_project(call)
-    body = call.body
-    require(
-        body,
-        {
-            "timesheet_id": "str",
-            "employee_id": "str",
-            "week_start": "date",
-            "currency": "str",
-            "rate": "positive",
-            "entries": "list",
-            "billable_hours": "positive",
-            "amount": "positive",
-        },
-    )
-    if project["status"] != "active":
-        raise Problem(
-            409,
-            "project_not_active",
-            f"project {project['id']} is {project['status']}"
-            "; time can be recorded on active projects only",
-        )
-    _same_currency(project, body["currency"])
-    _check_entries(call, project, body["entries"])
-    record = call.store.first(
-        "billable_hours", {"project_id": project["id"], "timesheet_id": body["timesheet_id"]}
-    )
-    if record is not None:
-        project["hours_logged"] -= record["billable_hours"]
-        project["billable_amount"] = number(
-            cents(project["billable_amount"]) - cents(record["amount"])
-        )
-    new = {
-        "id": record["id"] if record else call.store.next_id("billable_hours", "BH-", 7, 1),
-        "project_id": project["id"],
-        **{k: v for k, v in body.items() if k != "project_id"},
-        "amount": money(body["amount"]),
-    }
-    project["hours_logged"] = round(project["hours_logged"] + body["billable_hours"], 2)
-    project["billable_amount"] = total([project["billable_amount"], body["amount"]])
-    call.store.save("projects", project)
-    if record is not None:
-        return call.store.save("billable_hours", {**new, "created_at": record["created_at"]})
-    return Reply(call.store.insert("billable_hours", new), 201)
-
-
-def record_invoice(call: Call) -> Any:
-    """A posted ERP invoice, added to the project's billed-to-date once per invoice."""
-    project = _project(call)
-    body = call.body
-    require(
-        body,
-        {"invoice_id": "str", "currency": "str", "net_amount": "number"},
-        optional={"tax": "number", "total": "number", "issue_date": "date", "due_date": "date"},
-    )
-    _same_currency(project, body["currency"])
-    existing = call.store.first(
-        "project_invoices", {"project_id": project["id"], "invoice_id": body["invoice_id"]}
-    )
-    if existing is not None:
-        return {**existing, "billed_to_date": project["billed_to_date"]}
-    project["billed_to_date"] = total([project["billed_to_date"], body["net_amount"]])
-    call.store.save("projects", project)
-    record = {
-        "id": call.store.next_id("project_invoices", "PIV-", 6, 1),
-        "project_id": project["id"],
-        **{k: v for k, v in body.items() if k != "project_id"},
-    }
-    call.store.insert("project_invoices", record)
-    return Reply({**record, "billed_to_date": project["billed_to_date"]}, 201)
-
-
-def list_timesheets(call: Call) -> Any:
-    q = call.query
-    return call.page("timesheets", {k: q.get(k) for k in ("project_id", "employee_id", "status")})
-
-
-def get_timesheet(call: Call) -> Any:
-    timesheet = call.store.get("timesheets", call.params["id"])
-    if timesheet is None:
-        raise not_found("timesheet", call.params["id"])
-    return timesheet
-
-
-def submit_timesheet(call: Call) -> Any:
-    """A consultant submits a week of time on a project's tasks."""
-    body = only(
-        call.body,
-        {"project_id", "employee_id", "employee_name", "role", "week_start", "entries"},
-        "a timesheet",
-    )
-    require(
-        body,
-        {
-            "project_id": "str",
-            "employee_id": "str",
-            "employee_name": "str",
-            "role": "str",
-            "week_start": "date",
-            "entries": "list",
-        },
-    )
-    project = _open_project(call, body["project_id"])
-    if project["status"] != "active":
-        raise Problem(409, "project_not_active", f"project {project['id']} is not open for time")
-    _check_entries(call, project, body["entries"])
-    for entry in body["entries"]:
-        entry.setdefault("billable", True)
-    timesheet = {
-        "id": call.store.next_id("timesheets", "TS-", 7, 58400),
-        **body,
-        "total_hours": round(sum(e["hours"] for e in body["entries"]), 2),
-        "status": "submitted",
-    }
-    call.store.insert("timesheets", timesheet)
-    return Reply(timesheet, 201)
-
-
-def approve_timesheet(call: Call) -> Any:
-    timesheet = get_timesheet(call)
-    body = call.body or {}
-    require(body, {"approved_by": "str"})
-    if timesheet["status"] != "submitted":
-        raise Problem(409, "not_submitted", f"timesheet {timesheet['id']} is {timesheet['status']}")
-    timesheet.update(status="approved", approved_by=body["approved_by"], approved_at=now_iso())
-    call.store.save("timesheets", timesheet)
-    data = {"timesheet_id": timesheet["id"]}
-    data.update(
-        {
-            k: timesheet[k]
-            for k in (
-                "project_id",
-                "employee_id",
-                "employee_name",
-                "role",
-                "week_start",
-                "entries",
-                "total_hours",
-                "approved_by",
-                "approved_at",
-            )
-        }
-    )
-    call.emit("psa.timesheet.approved", timesheet["id"], data)
-    return timesheet

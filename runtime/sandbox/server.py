@@ -48,6 +48,7 @@ class ServiceServer:
             self._sock.bind((host, port))
         except OSError as exc:
             self._sock.close()
+            service.store.close()
             raise OSError(
                 f"{service.title} cannot listen on {host}:{port}: {exc.strerror}"
             ) from exc

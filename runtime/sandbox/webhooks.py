@@ -118,8 +118,8 @@ class WebhookDispatcher:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def pending(self) -> int:
-        row = self.store.execute("SELECT count(*) FROM _outbox WHERE status = 'pending'").fetchone()
-        return int(row[0])
+        row = self.store.one("SELECT count(*) FROM _outbox WHERE status = 'pending'")
+        return int(row[0]) if row else 0
 
     def events(
         self, event_type: str | None = None, status: str | None = None
@@ -129,7 +129,7 @@ class WebhookDispatcher:
             sql, params = sql + " AND type = ?", [*params, event_type]
         if status:
             sql, params = sql + " AND status = ?", [*params, status]
-        rows = self.store.execute(sql + " ORDER BY seq", params).fetchall()
+        rows = self.store.query(sql + " ORDER BY seq", params)
         return [
             {
                 "seq": r["seq"],
@@ -147,12 +147,12 @@ class WebhookDispatcher:
 
     def redeliver(self, seq: int) -> bool:
         """Send an event again (same CloudEvent id: a duplicate delivery, as real systems do)."""
-        cursor = self.store.execute(
+        changed = self.store.execute(
             "UPDATE _outbox SET status = 'pending', next_attempt_at = 0, attempts = 0 WHERE seq = ?",
             (seq,),
         )
         self.kick()
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def run(self) -> None:
         """The delivery loop; runs in the service's event loop until cancelled."""
@@ -174,11 +174,11 @@ class WebhookDispatcher:
                 await client.aclose()
 
     async def _deliver_due(self, client: httpx.AsyncClient) -> int:
-        rows = self.store.execute(
+        rows = self.store.query(
             "SELECT seq, body, attempts FROM _outbox WHERE status = 'pending' "
             "AND next_attempt_at <= ? ORDER BY seq LIMIT 20",
             (time.time(),),
-        ).fetchall()
+        )
         for row in rows:
             body = row["body"].encode()
             error = None

@@ -37,7 +37,9 @@ def dumps(value: Any) -> bytes:
 def json_response(
     value: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(dumps(value), status, headers=dict(headers or {}), media_type="application/json")
+    return Response(
+        dumps(value), status, headers=dict(headers or {}), media_type="application/json"
+    )
 
 
 def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:

@@ -32,6 +32,11 @@ class ScheduleTrigger(SpecModel):
         examples=["0 2 * * *"],
     )
     timezone: str = Field(default="UTC", description="IANA time zone the schedule is read in.")
+    misfire: Literal["run_once", "skip"] = Field(
+        default="run_once",
+        description="Fire times missed while no worker ran: `run_once` runs once for the latest of them, "
+        "`skip` runs none and waits for the next.",
+    )
 
 
 class OnError(SpecModel):

@@ -33,6 +33,20 @@ class StepNodeBase:
     """Nested step lists (label, nodes), for graphs, coverage and traces."""
 
 
+class Suspend(Exception):  # noqa: N818 - a control signal, not an error
+    """The run waits: for a timer (`wake_at`, unix seconds) and/or a correlated event (`wait`)."""
+
+    def __init__(self, wake_at: float | None, wait: Any = None) -> None:
+        super().__init__(f"suspended until {wake_at}")
+        self.wake_at = wake_at
+        self.wait = wait
+
+
+def earliest(suspensions: list[Suspend]) -> Suspend:
+    """Concurrent branches that all wait: the run wakes for the first timer among them."""
+    return min(suspensions, key=lambda s: float("inf") if s.wake_at is None else s.wake_at)
+
+
 def first_error(group: BaseExceptionGroup[Any]) -> BaseException:
     """The error to report from a task group: the first step error, else the first error."""
     leaves: list[BaseException] = []
@@ -47,7 +61,11 @@ def first_error(group: BaseExceptionGroup[Any]) -> BaseException:
     collect(group)
     from runtime.errors import StepError
 
-    return next((e for e in leaves if isinstance(e, StepError)), leaves[0])
+    failure = next((e for e in leaves if isinstance(e, StepError)), None)
+    if failure is not None:
+        return failure
+    waits = [e for e in leaves if isinstance(e, Suspend)]
+    return earliest(waits) if waits else leaves[0]
 
 
 class CompileContext(Protocol):

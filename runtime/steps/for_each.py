@@ -12,7 +12,14 @@ from runtime.errors import ExpressionError
 from runtime.expressions.compiled import CompiledValue
 from runtime.expressions.jmes import CompiledExpression
 from runtime.spec.common import Expression, Identifier, Value
-from runtime.steps._context import CompileContext, RunContext, StepNodeBase, first_error
+from runtime.steps._context import (
+    CompileContext,
+    RunContext,
+    StepNodeBase,
+    Suspend,
+    earliest,
+    first_error,
+)
 from runtime.steps._registry import StepConfig, step_kind
 
 if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
@@ -70,12 +77,22 @@ class ForEachStep(StepNodeBase):
             for index, item in enumerate(items):
                 await one(index, item)
         else:
+            waiting: list[Suspend] = []
+
+            async def one_of_many(index: int, item: Any) -> None:
+                try:
+                    await one(index, item)
+                except Suspend as suspended:  # the other items go on until they finish or wait
+                    waiting.append(suspended)
+
             try:
                 async with anyio.create_task_group() as group:
                     for index, item in enumerate(items):
-                        group.start_soon(one, index, item)
+                        group.start_soon(one_of_many, index, item)
             except BaseExceptionGroup as failed:
                 raise first_error(failed) from None
+            if waiting:
+                raise earliest(waiting)
         return results
 
 

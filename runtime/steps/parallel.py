@@ -9,7 +9,14 @@ import anyio
 from pydantic import Field
 
 from runtime.spec.common import Identifier
-from runtime.steps._context import CompileContext, RunContext, StepNodeBase, first_error
+from runtime.steps._context import (
+    CompileContext,
+    RunContext,
+    StepNodeBase,
+    Suspend,
+    earliest,
+    first_error,
+)
 from runtime.steps._registry import StepConfig, step_kind
 
 if TYPE_CHECKING:  # resolved by runtime.steps once every kind is registered
@@ -30,9 +37,13 @@ class ParallelStep(StepNodeBase):
 
     async def execute(self, rc: RunContext) -> Any:
         results: dict[str, Any] = {}
+        waiting: list[Suspend] = []
 
         async def branch(name: str, steps: tuple[Any, ...]) -> None:
-            results[name] = await rc.run_steps(steps)
+            try:
+                results[name] = await rc.run_steps(steps)
+            except Suspend as suspended:  # the other branches go on until they finish or wait too
+                waiting.append(suspended)
 
         try:
             async with anyio.create_task_group() as group:
@@ -40,6 +51,8 @@ class ParallelStep(StepNodeBase):
                     group.start_soon(branch, name, steps)
         except BaseExceptionGroup as failed:
             raise first_error(failed) from None
+        if waiting:
+            raise earliest(waiting)
         return {name: results.get(name) for name, _ in self.branches}
 
 

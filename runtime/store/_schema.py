@@ -98,3 +98,13 @@ BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+
+SCHEMA += """
+CREATE TABLE IF NOT EXISTS schedules (
+    flow TEXT PRIMARY KEY,
+    cron TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    next_fire REAL NOT NULL,        -- unix seconds
+    last_fire REAL                  -- the scheduled time of the last run started
+);
+"""

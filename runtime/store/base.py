@@ -126,6 +126,15 @@ class OpenWait:
 
 
 @dataclass(frozen=True)
+class ScheduleState:
+    flow: str
+    cron: str
+    timezone: str
+    next_fire: float
+    last_fire: float | None
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     seq: int
     run_id: str
@@ -187,6 +196,12 @@ class Store(Protocol):
     async def next_wake(self) -> float | None: ...
     async def sla_overdue(self, now: float) -> list[RunRecord]: ...
     async def mark_sla_breached(self, run_id: str, event: dict[str, Any]) -> None: ...
+
+    # schedules
+    async def schedules(self) -> dict[str, ScheduleState]: ...
+    async def set_schedule(self, flow: str, cron: str, timezone: str, next_fire: float) -> None: ...
+    async def fire_schedule(self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float,
+                            next_fire: float) -> bool: ...
 
     # journal
     async def journal(self, run_id: str, generation: int | None = None) -> list[JournalEntry]: ...

@@ -29,9 +29,11 @@ from runtime.store.base import (
     Accepted,
     AuditRecord,
     JournalEntry,
+    NewRun,
     OpenWait,
     Router,
     RunRecord,
+    ScheduleState,
     StoredEvent,
 )
 
@@ -478,6 +480,42 @@ class SqliteStore:
 
     async def mark_sla_breached(self, run_id: str, event: dict[str, Any]) -> None:
         await self._call(self._mark_sla, run_id, event)
+
+    # -- schedules ---------------------------------------------------------------------------
+    async def schedules(self) -> dict[str, ScheduleState]:
+        rows = await self._call(lambda: self._db.execute("SELECT * FROM schedules").fetchall())
+        return {r["flow"]: ScheduleState(r["flow"], r["cron"], r["timezone"], r["next_fire"], r["last_fire"])
+                for r in rows}
+
+    async def set_schedule(self, flow: str, cron: str, timezone: str, next_fire: float) -> None:
+        await self._call(lambda: self._db.execute(
+            "INSERT INTO schedules(flow, cron, timezone, next_fire) VALUES (?,?,?,?) ON CONFLICT(flow) DO UPDATE "
+            "SET cron=excluded.cron, timezone=excluded.timezone, next_fire=excluded.next_fire",
+            (flow, cron, timezone, next_fire)))
+
+    def _fire(self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float, next_fire: float) -> bool:
+        accepted = self._insert_events([event])[0]
+        created = False
+        if not accepted.duplicate:  # the event id is the fire time: one fire per time, ever
+            self._db.execute("UPDATE events SET state='routed', routed_at=?, runs_created=1 WHERE seq=?",
+                             (_now_iso(), accepted.seq))
+            now = _now_iso()
+            deadline = time.time() + run.sla_seconds if run.sla_seconds else None
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, status, "
+                "generation, created_at, updated_at, sla_deadline, variant) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
+                (run.run_id, run.flow, run.flow_hash, run.flow_version, key_text(run.key), _dumps(run.key),
+                 accepted.seq, PENDING, now, now, deadline, run.variant),
+            )
+            created = bool(cursor.rowcount)
+            if created:
+                self._audit(run.run_id, None, PENDING, {"event": accepted.seq, "schedule": fired_for})
+        self._db.execute("UPDATE schedules SET next_fire=?, last_fire=? WHERE flow=?", (next_fire, fired_for, flow))
+        return created
+
+    async def fire_schedule(self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float,
+                            next_fire: float) -> bool:
+        return bool(await self._call(self._fire, flow, event, run, fired_for, next_fire))
 
     # -- journal -----------------------------------------------------------------------------
     async def journal(self, run_id: str, generation: int | None = None) -> list[JournalEntry]:

@@ -5,7 +5,13 @@ own (`load_test_file`, `prepare_case`, `execute`, `verify`, `CoverageRecorder`, 
 checks).
 """
 
-from runtime.testing._prepare import PreparedCase, TestFile, load_test_file, prepare_case, prepare_file
+from runtime.testing._prepare import (
+    PreparedCase,
+    TestFile,
+    load_test_file,
+    prepare_case,
+    prepare_file,
+)
 from runtime.testing.case import FlowTestCase, FlowTestFile
 from runtime.testing.consumers import check_consumer, check_workspace_consumers
 from runtime.testing.coverage import CoverageRecorder, FlowCoverage

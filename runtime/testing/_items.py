@@ -178,7 +178,8 @@ class ExampleItem(_Item):
         if self.valid and not outcome.ok:
             path = outcome.violations[0][0] if outcome.violations else "$"
             d = _json_map(text, rel).diagnostic(
-                parse_json_path(path), "contract.example_invalid",
+                parse_json_path(path),
+                "contract.example_invalid",
                 f"valid example does not validate: {outcome.describe()}",
             )
             raise SeamlineFailure(str(d))
@@ -216,12 +217,15 @@ class SchemaVersionFile(pytest.File):
         checks = _state(self).compat_checks()
         if isinstance(checks, str):
             yield BrokenFileItem.from_parent(
-                self, name="against",
+                self,
+                name="against",
                 diagnostics=[Diagnostic(_rel(self), 1, 1, "", "compat.revision", checks)],
             )
             return
         rel = _rel(self)
-        versions = sorted(self.path.parent.glob("v*.schema.json"), key=lambda p: int(p.name[1:].split(".")[0]))
+        versions = sorted(
+            self.path.parent.glob("v*.schema.json"), key=lambda p: int(p.name[1:].split(".")[0])
+        )
         latest = versions[-1].name == self.path.name if versions else False
         for check in checks:
             removed = check.direction == "removed" and check.contract == self.path.parent.name

@@ -198,6 +198,16 @@ def prepare_case(plan: Plan, flow: FlowPlan, test: TestFile, index: int) -> Prep
     case = test.spec.cases[index]
     prepared = PreparedCase(index, case)
     base = ("cases", index)
+    known = [v.name for v in plan.variants.get(flow.name, ())]
+    if case.variant not in ("auto", "base", *known):
+        prepared.problems.append(
+            test.diagnostic(
+                (*base, "variant"),
+                "test.unknown_variant",
+                f"flow {flow.name} has no variant {case.variant!r}",
+                f"use auto, base{''.join(', ' + k for k in known)}",
+            )
+        )
     prepared.event = _event(test, flow, case.event, (*base, "event"), f"{index}", prepared.problems)
     waits = wait_steps(flow)
     used: dict[str, int] = {}

@@ -197,6 +197,22 @@ class FlowReads:
         self._value(data.get("output"), ("output",), {})
         return _maximal(self.reads)
 
+    def collect_variant(self) -> list[Read]:
+        """A variant overlay: its `match`, `vars` and the steps its patch adds or changes."""
+        data = self.doc.data if isinstance(self.doc.data, dict) else {}
+        if isinstance(data.get("match"), str):
+            self._bare(data["match"], ("match",), {})
+        for name, value in (data.get("vars") or {}).items():
+            self._value(value, ("vars", name), {})
+        patch = data.get("patch") if isinstance(data.get("patch"), dict) else {}
+        for step_id, fields in (patch.get("replace") or {}).items():
+            if isinstance(fields, dict):
+                self._step(fields, ("patch", "replace", step_id), {})
+        for where in ("insert_before", "insert_after"):
+            for step_id, steps in (patch.get(where) or {}).items():
+                self._steps(steps, ("patch", where, step_id), {})
+        return _maximal(self.reads)
+
     def _steps(self, steps: Any, path: tuple[Any, ...], scope: Bindings) -> None:
         for index, step in enumerate(steps if isinstance(steps, list) else []):
             if isinstance(step, dict):

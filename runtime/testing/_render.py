@@ -26,7 +26,9 @@ def render_failure(test: TestFile, failure: Failure) -> str:
     if failure.expected is MISSING and failure.actual is MISSING:
         return head
     if _short(failure.expected) and _short(failure.actual):
-        return f"{head}\n    expected: {dump(failure.expected)}\n    actual:   {dump(failure.actual)}"
+        return (
+            f"{head}\n    expected: {dump(failure.expected)}\n    actual:   {dump(failure.actual)}"
+        )
     return f"{head}\n{_indent(diff(failure.expected, failure.actual, failure.mode))}"
 
 
@@ -42,13 +44,17 @@ def render_trace(result: RunResult, limit: int = 40) -> str:
     for record in result.trace[:limit]:
         extra = f" x{record.attempts}" if record.attempts > 1 else ""
         detail = f" ({record.detail})" if record.detail else ""
-        lines.append(f"  {'  ' * max(record.depth, 0)}{record.label} [{record.kind}] "
-                     f"{record.status}{extra}{detail}")
+        lines.append(
+            f"  {'  ' * max(record.depth, 0)}{record.label} [{record.kind}] "
+            f"{record.status}{extra}{detail}"
+        )
     if len(result.trace) > limit:
         lines.append(f"  … {len(result.trace) - limit} more")
     if result.error:
-        lines.append(f"  error at {result.error.get('step')} [{result.error.get('code')}]: "
-                     f"{result.error.get('message')}")
+        lines.append(
+            f"  error at {result.error.get('step')} [{result.error.get('code')}]: "
+            f"{result.error.get('message')}"
+        )
     return "\n".join(lines)
 
 

@@ -99,7 +99,7 @@ class WorkspaceSession:
     def record(self, plan: Plan, flow: str, result: RunResult | None) -> None:
         self.cases_run += 1
         recorder = self.recorder(plan)
-        recorder.add_case(flow)
+        recorder.add_case(flow, getattr(result, "variant", None) if result is not None else None)
         if result is not None:
             recorder.record(result)
 

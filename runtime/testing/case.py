@@ -142,6 +142,9 @@ class Expectation(SpecModel):
     )
     error: ErrorExpectation | None = Field(default=None, description="The run's error.")
     key: Any = Field(default=None, description="The run's business key.")
+    variant: str | None = Field(
+        default=None, description="The variant that ran (null: the base flow)."
+    )
     output: Any = Field(default=None, description="The flow's output (see `match`).")
     match: Match = Field(default="subset", description=MATCH_DESCRIPTION)
     taken: list[str] | None = Field(
@@ -187,6 +190,11 @@ class FlowTestCase(SpecModel):
     )
     ignore_filter: bool = Field(
         default=False, description="Run even when the trigger's filter does not match."
+    )
+    variant: str = Field(
+        default="auto",
+        description="Which version of the flow runs: `auto` (the variant the event selects, as "
+        "in production), `base` (the base flow), or a variant's name (forced).",
     )
     check_contract: bool = Field(
         default=True,

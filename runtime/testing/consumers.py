@@ -36,12 +36,21 @@ class ConsumerProblem:
 
 
 def flow_reads(plan: Plan, flow: FlowPlan) -> list[Read]:
+    """What the flow reads, and what each of its variants' overlays read."""
     root = Path(plan.root)
-    try:
-        doc = parse_yaml((root / flow.file).read_text(encoding="utf-8"), flow.file)
-    except (OSError, YamlLoadError):
-        return []
-    return FlowReads(root, doc).collect()
+    reads = []
+    files = [(flow.file, False)] + [
+        (p.relative_to(root).as_posix(), True)
+        for p in sorted((root / "flows" / "variants").glob(f"*/{flow.name}.yaml"))
+    ]
+    for rel, is_variant in files:
+        try:
+            doc = parse_yaml((root / rel).read_text(encoding="utf-8"), rel)
+        except (OSError, YamlLoadError):
+            continue
+        walker = FlowReads(root, doc)
+        reads += walker.collect_variant() if is_variant else walker.collect()
+    return reads
 
 
 def accepted_versions(plan: Plan, flow: FlowPlan) -> list[ContractVersion]:
@@ -79,7 +88,9 @@ def _lookup(node: Node, path: tuple[str, ...], where: str) -> str | None:
     if head == "*":
         if node.has("items") or node.has("prefixItems"):
             items = [node.child("items")] if node.has("items") else []
-            items += [node.child("prefixItems", i) for i in range(len(node.get("prefixItems") or []))]
+            items += [
+                node.child("prefixItems", i) for i in range(len(node.get("prefixItems") or []))
+            ]
             found = [_lookup(item, rest, f"{where}[*]") for item in items]
             return None if any(r is None for r in found) else found[0]
         if isinstance(node.get("additionalProperties"), dict):
@@ -97,9 +108,8 @@ def _lookup(node: Node, path: tuple[str, ...], where: str) -> str | None:
     if reasons:
         return reasons[0]
     closed = node.get("additionalProperties") is False or node.get("unevaluatedProperties") is False
-    return (
-        f"{where}.{head} is not declared"
-        + (" (the object is closed: it never holds it)" if closed else "")
+    return f"{where}.{head} is not declared" + (
+        " (the object is closed: it never holds it)" if closed else ""
     )
 
 
@@ -113,9 +123,7 @@ def check_consumer(
         reason = field_problem(version.schema, read.path[1:])
         if reason is None:
             continue
-        declared_elsewhere = [
-            v for v in versions if field_problem(v.schema, read.path[1:]) is None
-        ]
+        declared_elsewhere = [v for v in versions if field_problem(v.schema, read.path[1:]) is None]
         if read.text in optional:
             continue
         if declared_elsewhere:
@@ -155,7 +163,10 @@ def check_optional_reads(
             continue
         out.append(
             ConsumerProblem(
-                file, line, col, f"optional_reads entry {text} is not needed: {why}",
+                file,
+                line,
+                col,
+                f"optional_reads entry {text} is not needed: {why}",
                 "consumer.unneeded_optional_read",
             )
         )

@@ -58,12 +58,17 @@ class CoverageRecorder:
         self.plan = plan
         self.flows: dict[str, FlowCoverage] = {}
         self._arm_keys: dict[str, dict[tuple[str, str], str]] = {}
-        for flow in plan.flows.values():
-            coverage = FlowCoverage(flow.name, flow.file)
+        versions = [(f.name, f) for f in plan.flows.values()] + [
+            (f"{name}[{v.name}]", v.flow)
+            for name, variants in getattr(plan, "variants", {}).items()
+            for v in variants
+        ]
+        for key, flow in versions:
+            coverage = FlowCoverage(key, flow.file)
             keys: dict[tuple[str, str], str] = {}
             self._walk(flow, flow.steps, coverage, keys)
-            self.flows[flow.name] = coverage
-            self._arm_keys[flow.name] = keys
+            self.flows[key] = coverage
+            self._arm_keys[key] = keys
 
     def _walk(
         self,
@@ -81,15 +86,17 @@ class CoverageRecorder:
             for _, children in node.children:
                 self._walk(flow, children, cov, keys)
 
-    def add_case(self, flow: str) -> None:
-        if flow in self.flows:
-            self.flows[flow].cases += 1
+    def add_case(self, flow: str, variant: str | None = None) -> None:
+        key = f"{flow}[{variant}]" if variant else flow
+        if key in self.flows:
+            self.flows[key].cases += 1
 
     def record(self, result: RunResult) -> None:
+        variant = getattr(result, "variant", None)
         for record in result.trace:
             if record.kind in ("undo", "vars") or record.status == "skipped":
                 continue
-            flow = result.flow
+            flow = f"{result.flow}[{variant}]" if variant else result.flow
             if ">" in record.label:  # `step>subflow.inner`: a subflow's own step
                 flow = record.label.rsplit(">", 1)[1].split(".", 1)[0]
             coverage = self.flows.get(flow)

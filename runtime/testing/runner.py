@@ -52,6 +52,10 @@ class StrictMocks(RunMocks):
         return CompiledResponse(None, MockError(type="permanent", message=message))
 
 
+def _variant(chosen: str) -> str | None:
+    return None if chosen == "base" else chosen
+
+
 @dataclass
 class CaseRun:
     status: str
@@ -80,6 +84,7 @@ def execute(plan: Plan, flow: FlowPlan, case: PreparedCase, start: str, run_id: 
             clock=clock,
             run_id=run_id,
             validate=case.spec.check_contract,
+            variant=_variant(case.spec.variant),
         )
 
     result = anyio.run(main)
@@ -116,6 +121,10 @@ def verify(plan: Plan, case: PreparedCase, run: CaseRun) -> list[Failure]:
         out += _error(expect.error, result.error, (*base, "error"))
     if "key" in given and not same_value(expect.key, result.key):
         out.append(Failure((*base, "key"), "run key differs", expect.key, result.key))
+    if "variant" in given and expect.variant != result.variant:
+        out.append(
+            Failure((*base, "variant"), "a different variant ran", expect.variant, result.variant)
+        )
     if "output" in given and not matches(expect.output, result.output, expect.match):
         out.append(
             Failure(

@@ -44,6 +44,9 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    client_port: int = 0
+    at: float = 0.0
+    """time.monotonic() when the request arrived."""
 
 
 @dataclass
@@ -67,25 +70,32 @@ class ServerState:
             return self.counters[name]
 
 
+async def record_request(state: ServerState, request: Request) -> Any:
+    """Keep the request in `state.requests`; its JSON (or text) body."""
+    raw = await request.body()
+    body: Any = None
+    if raw:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+    with state.lock:
+        state.requests.append(Received(
+            method=request.method,
+            path=request.url.path,
+            raw_path=request.scope.get("raw_path", b"").decode("latin-1"),
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            client_port=request.client.port if request.client else 0,
+            at=time.monotonic(),
+        ))
+    return body
+
+
 def build_app(state: ServerState) -> Starlette:
     async def record(request: Request) -> Any:
-        raw = await request.body()
-        body: Any = None
-        if raw:
-            try:
-                body = await request.json()
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        with state.lock:
-            state.requests.append(Received(
-                method=request.method,
-                path=request.url.path,
-                raw_path=request.scope.get("raw_path", b"").decode("latin-1"),
-                query=dict(request.query_params),
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=body,
-            ))
-        return body
+        return await record_request(state, request)
 
     async def list_customers(request: Request) -> Response:
         await record(request)
@@ -172,13 +182,13 @@ def free_port() -> int:
 class LiveServer:
     """The app above, served by uvicorn in a daemon thread until `stop()`."""
 
-    def __init__(self, token: str) -> None:
-        self.state = ServerState(token=token)
+    def __init__(self, token: str, build: Any = None, state: ServerState | None = None) -> None:
+        self.state = state or ServerState(token=token)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(build_app(self.state), log_level="warning", access_log=False,
+        config = uvicorn.Config((build or build_app)(self.state), log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)

@@ -36,8 +36,14 @@ pytestmark = pytest.mark.anyio
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def event(ident: str, *, key: Any = None, corr: Any = None, type: str = "shop.order.placed",
-          source: str = "/shop") -> dict[str, Any]:
+def event(
+    ident: str,
+    *,
+    key: Any = None,
+    corr: Any = None,
+    type: str = "shop.order.placed",
+    source: str = "/shop",
+) -> dict[str, Any]:
     data: dict[str, Any] = {"key": key}
     if corr is not None:
         data["corr"] = corr
@@ -48,7 +54,9 @@ class Router:
     """Starts one run of `orders` per shop.order.placed event (run id `run-<event id>`, key
     data.key) and delivers any event whose data.corr equals an open wait's correlation."""
 
-    def __init__(self, flow: str = "orders", flow_hash: str = "hash-1", sla: float | None = None) -> None:
+    def __init__(
+        self, flow: str = "orders", flow_hash: str = "hash-1", sla: float | None = None
+    ) -> None:
         self.flow, self.flow_hash, self.sla = flow, flow_hash, sla
         self.seen: list[tuple[StoredEvent, list[OpenWait]]] = []
 
@@ -56,8 +64,16 @@ class Router:
         self.seen.append((stored, list(waits)))
         decision = RouteDecision()
         if stored.type == "shop.order.placed":
-            decision.runs.append(NewRun(f"run-{stored.id}", self.flow, self.flow_hash, "1.0.0",
-                                        stored.body["data"]["key"], self.sla))
+            decision.runs.append(
+                NewRun(
+                    f"run-{stored.id}",
+                    self.flow,
+                    self.flow_hash,
+                    "1.0.0",
+                    stored.body["data"]["key"],
+                    self.sla,
+                )
+            )
         corr = stored.body.get("data", {}).get("corr")
         for wait in waits:
             if corr is not None and corr == wait.correlation:
@@ -81,10 +97,25 @@ async def claimed_run(store: Store, ident: str, key: Any = None, owner: str = "w
     return run_id
 
 
-def entry(run_id: str, label: str, status: str = "succeeded", *, generation: int = 0,
-          kind: str = "call", **fields: Any) -> JournalEntry:
-    return JournalEntry(run_id=run_id, generation=generation, label=label, kind=kind, status=status,
-                        started_at="2024-01-01T00:00:00Z", finished_at="2024-01-01T00:00:01Z", **fields)
+def entry(
+    run_id: str,
+    label: str,
+    status: str = "succeeded",
+    *,
+    generation: int = 0,
+    kind: str = "call",
+    **fields: Any,
+) -> JournalEntry:
+    return JournalEntry(
+        run_id=run_id,
+        generation=generation,
+        label=label,
+        kind=kind,
+        status=status,
+        started_at="2024-01-01T00:00:00Z",
+        finished_at="2024-01-01T00:00:01Z",
+        **fields,
+    )
 
 
 async def transitions(store: Store, run_id: str) -> list[tuple[str | None, str]]:
@@ -97,8 +128,12 @@ async def test_accept_stores_the_event_and_recognises_duplicates(store: Store) -
     assert first == Accepted(first.seq, duplicate=False)
     stored = await store.event(first.seq)
     assert stored is not None
-    assert (stored.source, stored.id, stored.type, stored.body) == ("/shop", "e1", "shop.order.placed",
-                                                                    event("e1", key="K1"))
+    assert (stored.source, stored.id, stored.type, stored.body) == (
+        "/shop",
+        "e1",
+        "shop.order.placed",
+        event("e1", key="K1"),
+    )
     assert stored.received_at
 
     again = await store.accept(event("e1", key="changed"))
@@ -141,7 +176,9 @@ async def test_concurrent_accepts_share_commits(store: Store, backend: Backend) 
         assert store.commits - commits_before <= 3, store.commits - commits_before  # type: ignore[attr-defined]
 
 
-async def test_a_cancelled_accept_does_not_strand_the_others(store: Store, backend: Backend) -> None:
+async def test_a_cancelled_accept_does_not_strand_the_others(
+    store: Store, backend: Backend
+) -> None:
     if backend.sqlite:
         store.group_window = 0.2  # type: ignore[attr-defined]  # make the window easy to hit
     answers: list[Accepted] = []
@@ -177,7 +214,13 @@ async def test_route_pending_creates_one_run_per_flow_and_key(store: Store) -> N
     run = await store.run("run-e1")
     assert run is not None
     assert (run.status, run.flow, run.flow_hash, run.flow_version, run.key, run.generation) == (
-        PENDING, "orders", "hash-1", "1.0.0", "K1", 0)
+        PENDING,
+        "orders",
+        "hash-1",
+        "1.0.0",
+        "K1",
+        0,
+    )
     assert run.event_seq == (await store.accept(event("e1"))).seq
     assert await transitions(store, "run-e1") == [(None, PENDING)]
     assert await store.audit("run-e2") == []
@@ -194,10 +237,23 @@ async def test_the_same_key_in_another_flow_is_another_run(store: Store) -> None
 
 
 async def test_key_types_are_distinct_and_a_null_key_allows_many_runs(store: Store) -> None:
-    await store.accept_many([event("e1", key=42), event("e2", key="42"), event("e3"), event("e4"),
-                             event("e5", key={"a": 1, "b": 2})])
+    await store.accept_many(
+        [
+            event("e1", key=42),
+            event("e2", key="42"),
+            event("e3"),
+            event("e4"),
+            event("e5", key={"a": 1, "b": 2}),
+        ]
+    )
     await store.route_pending(Router())
-    assert sorted(r.id for r in await store.runs()) == ["run-e1", "run-e2", "run-e3", "run-e4", "run-e5"]
+    assert sorted(r.id for r in await store.runs()) == [
+        "run-e1",
+        "run-e2",
+        "run-e3",
+        "run-e4",
+        "run-e5",
+    ]
     assert (await store.run("run-e1")).key == 42
     assert (await store.run("run-e5")).key == {"a": 1, "b": 2}
     # a key typed on a command line matches the JSON value and the string alike
@@ -237,8 +293,12 @@ async def test_waiting_runs_are_claimed_only_when_due(store: Store) -> None:
     assert [r.id for r in await store.claim("w", now + 30, limit=10)] == [early, late]
     assert (await store.run(parked)).status == WAITING  # no timer: only an event wakes it
     assert await store.next_wake() is None
-    assert await transitions(store, early) == [(None, PENDING), (PENDING, RUNNING), (RUNNING, WAITING),
-                                               (WAITING, RUNNING)]
+    assert await transitions(store, early) == [
+        (None, PENDING),
+        (PENDING, RUNNING),
+        (RUNNING, WAITING),
+        (WAITING, RUNNING),
+    ]
 
 
 async def test_recover_returns_runs_of_dead_owners_only(store: Store) -> None:
@@ -261,7 +321,9 @@ async def test_recover_returns_runs_of_dead_owners_only(store: Store) -> None:
 
 async def test_recover_takes_back_an_expired_lease_even_from_a_live_owner(store: Store) -> None:
     run_id = await new_run(store, "e1", "K1")
-    await store.claim("slow-worker", time.time() - 120, lease_seconds=60)  # lease ran out a minute ago
+    await store.claim(
+        "slow-worker", time.time() - 120, lease_seconds=60
+    )  # lease ran out a minute ago
     assert await store.recover(lambda owner: True) == 1
     assert (await store.run(run_id)).status == PENDING
 
@@ -274,11 +336,20 @@ async def test_start_and_finish(store: Store) -> None:
     await store.finish(ok, SUCCEEDED, output={"total": 3, "lines": ["a"]})
     run = await store.run(ok)
     assert (run.status, run.output, run.error, run.started_at) == (
-        SUCCEEDED, {"total": 3, "lines": ["a"]}, None, "2024-05-01T10:00:00Z")
+        SUCCEEDED,
+        {"total": 3, "lines": ["a"]},
+        None,
+        "2024-05-01T10:00:00Z",
+    )
     assert run.finished_at
 
     bad = await claimed_run(store, "e2", "K2")
-    error = {"flow": "orders", "step": "ship", "code": "connector.permanent", "message": "no carrier"}
+    error = {
+        "flow": "orders",
+        "step": "ship",
+        "code": "connector.permanent",
+        "message": "no carrier",
+    }
     await store.finish(bad, DEAD_LETTERED, error=error)
     failed = await claimed_run(store, "e3", "K3")
     await store.finish(failed, FAILED, error={**error, "code": "stock.none"})
@@ -291,9 +362,17 @@ async def test_start_and_finish(store: Store) -> None:
     assert await store.runs(flow="other") == []
     assert [r.id for r in await store.runs(key="K2")] == [bad]
     assert len(await store.runs(limit=2)) == 2
-    assert await transitions(store, bad) == [(None, PENDING), (PENDING, RUNNING), (RUNNING, DEAD_LETTERED)]
+    assert await transitions(store, bad) == [
+        (None, PENDING),
+        (PENDING, RUNNING),
+        (RUNNING, DEAD_LETTERED),
+    ]
     counts = await store.counts()
-    assert (counts["runs.succeeded"], counts["runs.dead_lettered"], counts["runs.failed"]) == (1, 1, 1)
+    assert (counts["runs.succeeded"], counts["runs.dead_lettered"], counts["runs.failed"]) == (
+        1,
+        1,
+        1,
+    )
 
 
 async def test_runs_are_listed_newest_first(store: Store) -> None:
@@ -304,17 +383,36 @@ async def test_runs_are_listed_newest_first(store: Store) -> None:
 
 
 # -- waits ----------------------------------------------------------------------------------------
-def open_wait(run_id: str, label: str = "wait_accept", correlation: Any = "O1",
-              deadline: float | None = None) -> OpenWait:
-    return OpenWait(run_id, 0, label, "shop.order.accepted", "data.corr", correlation,
-                    deadline if deadline is not None else time.time() + 3600)
+def open_wait(
+    run_id: str, label: str = "wait_accept", correlation: Any = "O1", deadline: float | None = None
+) -> OpenWait:
+    return OpenWait(
+        run_id,
+        0,
+        label,
+        "shop.order.accepted",
+        "data.corr",
+        correlation,
+        deadline if deadline is not None else time.time() + 3600,
+    )
 
 
-async def waiting_run(store: Store, ident: str = "e1", correlation: Any = "O1") -> tuple[str, OpenWait]:
+async def waiting_run(
+    store: Store, ident: str = "e1", correlation: Any = "O1"
+) -> tuple[str, OpenWait]:
     run_id = await claimed_run(store, ident, ident)
     wait = open_wait(run_id, correlation=correlation)
-    await store.record(entry(run_id, "wait_accept", "waiting", kind="wait_for", wake_at=wait.deadline,
-                             input={"correlation": correlation}), wait=wait)
+    await store.record(
+        entry(
+            run_id,
+            "wait_accept",
+            "waiting",
+            kind="wait_for",
+            wake_at=wait.deadline,
+            input={"correlation": correlation},
+        ),
+        wait=wait,
+    )
     return run_id, wait
 
 
@@ -345,8 +443,12 @@ async def test_an_event_delivered_to_a_wait_wakes_the_run(store: Store) -> None:
     await store.route_pending(router)
     assert router.seen[-1][1] == []  # the wait is closed: a second event finds nothing
     assert (await store.journal(run_id))[0].output == accepted
-    assert await transitions(store, run_id) == [(None, PENDING), (PENDING, RUNNING), (RUNNING, WAITING),
-                                                (WAITING, PENDING)]
+    assert await transitions(store, run_id) == [
+        (None, PENDING),
+        (PENDING, RUNNING),
+        (RUNNING, WAITING),
+        (WAITING, PENDING),
+    ]
 
 
 async def test_an_event_delivered_before_the_run_suspends(store: Store) -> None:
@@ -374,21 +476,63 @@ async def test_finishing_a_run_closes_its_waits(store: Store) -> None:
 # -- journal ------------------------------------------------------------------------------------
 async def test_journal_records_every_field_and_upserts_in_completion_order(store: Store) -> None:
     run_id = await claimed_run(store, "e1", "K1")
-    await store.record(entry(run_id, "reserve", input={"sku": "A"}, output={"r": 1}, attempts=1,
-                             duration_ms=1.5, detail={"note": "x"}))
-    await store.record(entry(run_id, "ship", "retrying", input={"n": 1}, attempts=1, wake_at=123.0,
-                             error={"code": "connector.transient", "message": "busy"}))
+    await store.record(
+        entry(
+            run_id,
+            "reserve",
+            input={"sku": "A"},
+            output={"r": 1},
+            attempts=1,
+            duration_ms=1.5,
+            detail={"note": "x"},
+        )
+    )
+    await store.record(
+        entry(
+            run_id,
+            "ship",
+            "retrying",
+            input={"n": 1},
+            attempts=1,
+            wake_at=123.0,
+            error={"code": "connector.transient", "message": "busy"},
+        )
+    )
     await store.record(entry(run_id, "pause", "waiting", kind="delay", wake_at=456.0))
-    await store.record(entry(run_id, "ship", "succeeded", input={"n": 1}, output={"ok": True}, attempts=2))
+    await store.record(
+        entry(run_id, "ship", "succeeded", input={"n": 1}, output={"ok": True}, attempts=2)
+    )
 
     journal = await store.journal(run_id)
-    assert [(e.label, e.status) for e in journal] == [("reserve", "succeeded"), ("pause", "waiting"),
-                                                      ("ship", "succeeded")]
+    assert [(e.label, e.status) for e in journal] == [
+        ("reserve", "succeeded"),
+        ("pause", "waiting"),
+        ("ship", "succeeded"),
+    ]
     first = journal[0]
-    assert (first.run_id, first.generation, first.kind, first.input, first.output, first.attempts,
-            first.duration_ms, first.detail, first.started_at, first.finished_at) == (
-        run_id, 0, "call", {"sku": "A"}, {"r": 1}, 1, 1.5, {"note": "x"}, "2024-01-01T00:00:00Z",
-        "2024-01-01T00:00:01Z")
+    assert (
+        first.run_id,
+        first.generation,
+        first.kind,
+        first.input,
+        first.output,
+        first.attempts,
+        first.duration_ms,
+        first.detail,
+        first.started_at,
+        first.finished_at,
+    ) == (
+        run_id,
+        0,
+        "call",
+        {"sku": "A"},
+        {"r": 1},
+        1,
+        1.5,
+        {"note": "x"},
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:01Z",
+    )
     ship = journal[2]
     assert (ship.attempts, ship.error, ship.wake_at, ship.output) == (2, None, None, {"ok": True})
     assert journal[0].seq < journal[1].seq < journal[2].seq
@@ -404,7 +548,9 @@ async def test_emitted_events_land_in_the_inbox_once(store: Store) -> None:
     run_id = await claimed_run(store, "e1", "K1")
     emitted = event("out-1", corr="O1", type="shop.order.accepted", source="/seamline/flows/orders")
     await store.record(entry(run_id, "notify", kind="emit", output=emitted), emitted=[emitted])
-    await store.record(entry(run_id, "notify", kind="emit", output=emitted), emitted=[emitted])  # resumed
+    await store.record(
+        entry(run_id, "notify", kind="emit", output=emitted), emitted=[emitted]
+    )  # resumed
 
     counts = await store.counts()
     assert (counts["events"], counts["events.pending"]) == (2, 1)
@@ -419,12 +565,22 @@ async def dead_letter(store: Store, ident: str = "e1") -> str:
     await store.record(entry(run_id, "reserve", output={"r": 1}))
     await store.record(entry(run_id, "maybe", "skipped", kind="call"))
     await store.record(entry(run_id, "ship", "retrying", attempts=2, wake_at=time.time() + 60))
-    await store.record(entry(run_id, "ship", "failed", attempts=3,
-                             error={"code": "connector.permanent", "message": "no carrier"}))
+    await store.record(
+        entry(
+            run_id,
+            "ship",
+            "failed",
+            attempts=3,
+            error={"code": "connector.permanent", "message": "no carrier"},
+        )
+    )
     await store.record(entry(run_id, "later", "retrying", attempts=1))
     await store.record(entry(run_id, "reserve.undo", "compensated", kind="undo"))
-    await store.finish(run_id, DEAD_LETTERED,
-                       error={"step": "ship", "code": "connector.permanent", "message": "no carrier"})
+    await store.finish(
+        run_id,
+        DEAD_LETTERED,
+        error={"step": "ship", "code": "connector.permanent", "message": "no carrier"},
+    )
     return run_id
 
 
@@ -432,10 +588,17 @@ async def test_replay_resumes_at_the_failed_step(store: Store) -> None:
     run_id = await dead_letter(store)
     replayed = await store.replay(run_id)
 
-    assert (replayed.status, replayed.generation, replayed.error, replayed.replays) == (PENDING, 0, None, 1)
+    assert (replayed.status, replayed.generation, replayed.error, replayed.replays) == (
+        PENDING,
+        0,
+        None,
+        1,
+    )
     assert replayed.flow_hash == "hash-1"
-    assert [(e.label, e.status) for e in await store.journal(run_id)] == [("reserve", "succeeded"),
-                                                                           ("maybe", "skipped")]
+    assert [(e.label, e.status) for e in await store.journal(run_id)] == [
+        ("reserve", "succeeded"),
+        ("maybe", "skipped"),
+    ]
     assert [r.id for r in await store.runs(error_code="connector.permanent")] == []
     assert (await store.audit(run_id))[-1].to_status == PENDING
     assert [r.id for r in await store.claim("w2", time.time())] == [run_id]
@@ -454,7 +617,9 @@ async def test_replay_on_another_flow_version(store: Store) -> None:
     replayed = await store.replay(run_id, flow_hash="hash-2", flow_version="2.0.0")
     assert (replayed.flow_hash, replayed.flow_version) == ("hash-2", "2.0.0")
     assert (await store.run(run_id)).flow_hash == "hash-2"
-    assert (await store.audit(run_id))[-1].detail == {"replay": {"from_start": False, "flow_hash": "hash-2"}}
+    assert (await store.audit(run_id))[-1].detail == {
+        "replay": {"from_start": False, "flow_hash": "hash-2"}
+    }
 
 
 async def test_only_dead_letters_and_failed_runs_can_be_replayed(store: Store) -> None:
@@ -479,7 +644,10 @@ async def test_discard_only_dead_letters(store: Store) -> None:
     assert (await store.run(run_id)).status == "discarded"
     last = (await store.audit(run_id))[-1]
     assert (last.from_status, last.to_status, last.detail) == (
-        DEAD_LETTERED, "discarded", {"reason": "customer cancelled the order"})
+        DEAD_LETTERED,
+        "discarded",
+        {"reason": "customer cancelled the order"},
+    )
     with pytest.raises(ValueError):
         await store.discard(run_id, "again")
     with pytest.raises(ValueError):
@@ -491,22 +659,26 @@ async def test_discard_only_dead_letters(store: Store) -> None:
 
 # -- SLA ----------------------------------------------------------------------------------------
 def breach(run_id: str) -> dict[str, Any]:
-    return {"specversion": "1.0", "id": f"sla-{run_id}", "source": "/seamline/runtime",
-            "type": "ops.sla.breached", "data": {"run_id": run_id}}
+    return {
+        "specversion": "1.0",
+        "id": f"sla-{run_id}",
+        "source": "/seamline/runtime",
+        "type": "ops.sla.breached",
+        "data": {"run_id": run_id},
+    }
 
 
 async def test_sla_overdue_and_breach_flagged_once(store: Store) -> None:
-    router = Router(sla=0.5)
+    router = Router(sla=30)
     slow = await new_run(store, "slow", "S", router)
     quick = await new_run(store, "quick", "Q", router)
     await new_run(store, "no-sla", "N")  # no SLA at all
     now = time.time()
     run = await store.run(slow)
-    assert run.sla_deadline == pytest.approx(now + 0.5, abs=0.5)
+    assert run.sla_deadline == pytest.approx(now + 30, abs=5)
     assert await store.sla_overdue(now - 10) == []
 
-    [claimed] = [r for r in await store.claim("w", now, limit=5) if r.id == quick] or [None]
-    assert claimed is not None
+    assert quick in [r.id for r in await store.claim("w", now, limit=5)]
     await store.finish(quick, SUCCEEDED, output=None)  # finished in time: never overdue
     assert [r.id for r in await store.sla_overdue(now + 60)] == [slow]
 
@@ -540,8 +712,13 @@ async def test_the_audit_trail_records_every_transition(store: Store) -> None:
     await store.replay(run_id)
     audit = await store.audit(run_id)
     assert [(a.from_status, a.to_status) for a in audit] == [
-        (None, PENDING), (PENDING, RUNNING), (RUNNING, WAITING), (WAITING, RUNNING),
-        (RUNNING, DEAD_LETTERED), (DEAD_LETTERED, PENDING)]
+        (None, PENDING),
+        (PENDING, RUNNING),
+        (RUNNING, WAITING),
+        (WAITING, RUNNING),
+        (RUNNING, DEAD_LETTERED),
+        (DEAD_LETTERED, PENDING),
+    ]
     assert [a.seq for a in audit] == sorted(a.seq for a in audit)
     assert all(a.run_id == run_id and a.at for a in audit)
     assert audit[4].detail == {"error": "x"}
@@ -567,7 +744,12 @@ async def test_counts(store: Store) -> None:
     await claimed_run(store, "e1", "K1")
     await new_run(store, "e2", "K2")
     await store.accept(event("e3", key="K3"))
-    assert await store.counts() == {"events": 3, "events.pending": 1, "runs.running": 1, "runs.pending": 1}
+    assert await store.counts() == {
+        "events": 3,
+        "events.pending": 1,
+        "runs.running": 1,
+        "runs.pending": 1,
+    }
 
 
 async def test_everything_survives_closing_and_reopening(store: Store, backend: Backend) -> None:
@@ -575,18 +757,29 @@ async def test_everything_survives_closing_and_reopening(store: Store, backend: 
     await store.start(run_id, "2024-05-01T10:00:00Z")
     await store.record(entry(run_id, "reserve", input={"sku": "A"}, output={"r": 1}, attempts=1))
     wait = open_wait(run_id)
-    await store.record(entry(run_id, "wait_accept", "waiting", kind="wait_for", wake_at=wait.deadline),
-                       wait=wait)
+    await store.record(
+        entry(run_id, "wait_accept", "waiting", kind="wait_for", wake_at=wait.deadline), wait=wait
+    )
     await store.suspend(run_id, wait.deadline, "wait_accept")
     await store.accept(event("unrouted", key="K9"))
-    await store.save_flow_version("hash-1", "orders", "1.0.0", {"flows/orders.yaml": "flow: orders\n"})
-    before = (await store.run(run_id), await store.journal(run_id), await store.audit(run_id),
-              await store.counts())
+    await store.save_flow_version(
+        "hash-1", "orders", "1.0.0", {"flows/orders.yaml": "flow: orders\n"}
+    )
+    before = (
+        await store.run(run_id),
+        await store.journal(run_id),
+        await store.audit(run_id),
+        await store.counts(),
+    )
     await store.aclose()
 
     reopened = backend.reopen()
-    after = (await reopened.run(run_id), await reopened.journal(run_id), await reopened.audit(run_id),
-             await reopened.counts())
+    after = (
+        await reopened.run(run_id),
+        await reopened.journal(run_id),
+        await reopened.audit(run_id),
+        await reopened.counts(),
+    )
     assert after == before
     assert await reopened.flow_version_files("hash-1") == {"flows/orders.yaml": "flow: orders\n"}
     assert await reopened.next_wake() == pytest.approx(wait.deadline)
@@ -600,9 +793,14 @@ async def test_everything_survives_closing_and_reopening(store: Store, backend: 
 
 
 async def test_flow_versions_are_saved_by_content_hash(store: Store) -> None:
-    files = {"flows/orders.yaml": "flow: orders\nversion: 1.0.0\n", "contracts/x/v1.schema.json": "{}",
-             "flows/templates/t.j2": "héllo {{ data.name }}\n"}
+    files = {
+        "flows/orders.yaml": "flow: orders\nversion: 1.0.0\n",
+        "contracts/x/v1.schema.json": "{}",
+        "flows/templates/t.j2": "héllo {{ data.name }}\n",
+    }
     await store.save_flow_version("abc123", "orders", "1.0.0", files)
-    await store.save_flow_version("abc123", "orders", "1.0.0", {"flows/orders.yaml": "other"})  # immutable
+    await store.save_flow_version(
+        "abc123", "orders", "1.0.0", {"flows/orders.yaml": "other"}
+    )  # immutable
     assert await store.flow_version_files("abc123") == files
     assert await store.flow_version_files("nope") is None

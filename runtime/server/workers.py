@@ -1,0 +1,105 @@
+"""The server's workers: the engine's Worker, woken by ingress, counted by metrics, drained on stop.
+
+At most `concurrency` runs execute at once (the Worker claims that many per round). Ingress
+wakes the pool after each durable accept, so a new event does not wait for the next poll. On
+drain the pool stops claiming; runs in flight finish (every step is journaled as it ends). A
+run still going when the grace period is over is cancelled where it stands: it stays `running`
+with this process as owner, and the next start takes it back and resumes it from its journal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from runtime.engine.durable import execute_run
+from runtime.engine.plans import PlanProvider
+from runtime.engine.worker import Worker
+from runtime.server.metrics import ServerMetrics
+from runtime.store.base import Store
+
+log = logging.getLogger("seamline.workers")
+
+
+class ServedWorker(Worker):
+    """A Worker whose run results feed the metrics."""
+
+    metrics: ServerMetrics | None = None
+
+    async def _execute(self, run: Any) -> None:
+        # TODO(engine): use a public result hook on Worker once there is one
+        result = await execute_run(self.store, self.plans, run, self.clock)
+        self.runs_executed += 1
+        if self.metrics is not None:
+            self.metrics.observe_run(result)
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        store: Store,
+        plans: PlanProvider,
+        metrics: ServerMetrics,
+        concurrency: int,
+        *,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.concurrency = concurrency
+        self.worker = ServedWorker(store, plans, concurrency=max(concurrency, 1))
+        self.worker.metrics = metrics
+        self.poll_interval = poll_interval
+        self.stopping = anyio.Event()
+        self.stopped = anyio.Event()
+        self._wake = anyio.Event()
+        self.in_flight = False
+
+    def wake(self) -> None:
+        """New work arrived: look now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until stopped; a cancellation mid-run leaves the run to be recovered later."""
+        try:
+            if self.concurrency <= 0:
+                await self.stopping.wait()
+                return
+            worker = self.worker
+            await worker.recover()
+            while not self.stopping.is_set():
+                self._wake = anyio.Event()
+                self.in_flight = True
+                try:
+                    busy = await worker.step()
+                except Exception:  # a failing round is logged and retried, never fatal
+                    log.exception("worker round failed; retrying")
+                    busy = 0
+                    await anyio.sleep(self.poll_interval)
+                finally:
+                    self.in_flight = False
+                if busy or self.stopping.is_set():
+                    continue
+                wake_at = await worker.store.next_wake()
+                now = worker.clock.now().timestamp()
+                delay = self.poll_interval
+                if wake_at is not None:
+                    delay = min(max(wake_at - now, 0.0), delay)
+                with anyio.move_on_after(delay):
+                    await self._wake.wait()
+        finally:
+            self.stopped.set()
+
+    async def drain(self, grace: float) -> bool:
+        """Stop claiming and wait up to `grace` seconds for runs in flight; True if they ended."""
+        self.stop()
+        with anyio.move_on_after(grace):
+            await self.stopped.wait()
+        return self.stopped.is_set()
+
+
+__all__ = ["ServedWorker", "WorkerPool"]
