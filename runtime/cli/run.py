@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from runtime.connectors.mock import CompiledResponse
 from runtime.engine import Clock, RunResult, VirtualClock, run_flow
 from runtime.engine.executor import event_document
 from runtime.engine.mocks import RunMocks, load_mocks
+from runtime.engine.schedules import schedule_event
 from runtime.errors import FlowError
 from runtime.expressions.compiled import Literal
 from runtime.expressions.jmes import is_truthy
@@ -27,9 +29,9 @@ from runtime.expressions.jmes import is_truthy
 @click.option(
     "--event",
     "event_file",
-    required=True,
+    required=False,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CloudEvent (structured JSON) to run the flow on.",
+    help="A CloudEvent (structured JSON) to run the flow on; a scheduled flow without one fires now.",
 )
 @click.option(
     "--mocks",
@@ -64,7 +66,7 @@ from runtime.expressions.jmes import is_truthy
 )
 def run_command(
     flow: str,
-    event_file: Path,
+    event_file: Path | None,
     mocks_file: Path | None,
     mock_pairs: tuple[str, ...],
     workspace: Path,
@@ -87,13 +89,22 @@ def run_command(
     plan = report.plan
     if flow not in plan.flows:
         raise click.UsageError(f"no flow named {flow!r}; flows: {', '.join(sorted(plan.flows))}")
-    try:
-        event = json.loads(event_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise click.UsageError(
-            f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
-        ) from exc
     flow_plan = plan.flows[flow]
+    if event_file is None:
+        if not flow_plan.schedule:
+            raise click.UsageError(
+                f"{flow} is triggered by {flow_plan.event_type}: give --event FILE"
+            )
+        now = time.time()
+        event = schedule_event(flow_plan, now, now, 0)
+        event_file = Path(f"(schedule fire of {flow})")
+    else:
+        try:
+            event = json.loads(event_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise click.UsageError(
+                f"{event_file}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}"
+            ) from exc
     applies = event.get("type") == flow_plan.event_type and flow_plan.filter is not None
     if (
         applies

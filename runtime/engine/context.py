@@ -159,6 +159,7 @@ class StepRunner:
             return None
         self.state.result.trace.append(record)
         leaf = node.kind in LEAF_KINDS
+        emitted_before = len(self.state.result.emitted)
         entry = self.state.journal.entry(record.label) if leaf else None
         if entry is not None and entry.status in DONE:
             return self._restore(node, record, entry)
@@ -215,7 +216,7 @@ class StepRunner:
             record.detail = "no arm matched" if arm is None else f"took arm {arm}"
         steps[node.id] = {"output": output, "status": "succeeded"}
         if leaf:
-            await self._journal(node, record, emitted=[output] if node.kind == "emit" else ())
+            await self._journal(node, record, emitted=self.state.result.emitted[emitted_before:])
         return output
 
     async def _journal(

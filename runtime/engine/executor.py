@@ -149,6 +149,8 @@ async def drive(state: RunState, event: dict[str, Any]) -> None:
 
 
 def _rejection(plan: Plan, flow: FlowPlan, event: Any) -> dict[str, Any] | None:
+    if flow.schedule and isinstance(event, dict) and event.get("type") == "seamline.schedule":
+        return None  # the runtime's own fire event; it has no contract
     check = plan.contracts.check_event(event)
     if not check.ok:
         code = "contract.violation" if check.contract is not None else "envelope.invalid"

@@ -15,7 +15,7 @@ from runtime.store.base import JournalEntry, OpenWait, Store
 
 # Steps with effects or results of their own; containers (switch, for_each, parallel, subflow)
 # are re-evaluated on resume and find their children in the journal.
-LEAF_KINDS = frozenset({"call", "set", "emit", "fail", "wait_for", "delay", "undo"})
+LEAF_KINDS = frozenset({"call", "set", "emit", "fail", "wait_for", "delay", "undo", "reconcile"})
 DONE = ("succeeded", "skipped", "compensated")
 
 

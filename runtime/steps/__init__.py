@@ -8,6 +8,7 @@ from runtime.steps import (  # noqa: F401 - registration order is the documentat
     fail,
     for_each,
     parallel,
+    reconcile,
     set,
     subflow,
     switch,
