@@ -210,6 +210,8 @@ def dlq_replay(
     pinned flow version or --latest. A compensated run always starts over. A worker picks them up."""
     if not run_ids and not replay_all:
         raise click.UsageError("name runs to replay, or use --all (with --flow/--error filters)")
+    if (flow or error_code) and not replay_all:
+        raise click.UsageError("--flow and --error select dead letters for --all; add --all")
     plan = load_plan(workspace) if latest else None
 
     async def work(store: Store) -> list[tuple[str, str]]:
@@ -222,7 +224,7 @@ def dlq_replay(
                 )
             ]
         done = []
-        for run_id in ids:
+        for run_id in dict.fromkeys(ids):  # each run once, in the order given
             run = await store.run(run_id)
             if run is None:
                 done.append((run_id, "no such run"))

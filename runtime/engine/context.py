@@ -374,7 +374,8 @@ class StepRunner:
         label = self.label(node)
         event = {
             "specversion": "1.0",
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.run_id}:{label}")),
+            # deterministic, so a resumed run emits the same id; a run started over emits new ones
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.state.key_prefix()}:{label}")),
             "source": f"/seamline/flows/{self.flow}",
             "type": version.type,
             "subject": None if subject is None else str(subject),

@@ -125,7 +125,13 @@ class IntegrationFunctions(
             return _json_copy(rows[text])
         if default:
             return default[0]
+        if TABLE_DEFAULT in rows:  # the table's own declared default
+            return _json_copy(rows[TABLE_DEFAULT])
         raise LookupMissingError(table, key, len(rows))
+
+
+TABLE_DEFAULT = "*"
+"""A key `"*"` in a lookup table is its default, used when the key is missing and lookup() gives none."""
 
 
 def _json_copy(value: Any) -> Any:

@@ -13,14 +13,18 @@ from runtime.loader.files import parse_file, relative_name
 def load_lookups(
     root: Path, problems: list[Diagnostic]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Reference tables in flows/lookups: YAML mappings, or CSV files keyed by their first column."""
+    """Reference tables in flows/lookups: YAML mappings, or CSV files keyed by their first column.
+
+    Tables in a subfolder belong to an entity and are named `<entity>.<table>`
+    (flows/lookups/northwind_uk/account_codes.csv is `northwind_uk.account_codes`)."""
     tables: dict[str, dict[str, Any]] = {}
     files: dict[str, str] = {}
     folder = root / "flows" / "lookups"
     if not folder.is_dir():
         return tables, files
-    for file in sorted(folder.iterdir()):
-        name, rel = file.stem, relative_name(root, file)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        entity = file.parent.relative_to(folder).parts
+        name, rel = ".".join((*entity, file.stem)), relative_name(root, file)
         if file.suffix in (".yaml", ".yml"):
             doc = parse_file(root, file, problems)
             if doc is None:

@@ -280,7 +280,9 @@ class SqliteStore:
     def _claim(self, owner: str, now: float, limit: int, lease: float) -> list[RunRecord]:
         rows = self._db.execute(
             "SELECT id, status FROM runs WHERE status=? OR (status=? AND wake_at IS NOT NULL AND wake_at<=?) "
-            "ORDER BY COALESCE(wake_at, 0), created_at LIMIT ?",
+            # due timers and new runs share one queue, oldest first, so neither starves the other
+            "ORDER BY COALESCE(wake_at, CAST(strftime('%s', substr(created_at, 1, 19)) AS REAL)), created_at "
+            "LIMIT ?",
             (PENDING, WAITING, now, limit),
         ).fetchall()
         claimed = []

@@ -151,6 +151,14 @@ operations:
 """
 
 
+def _journaled(database: Path) -> int:
+    try:
+        with sqlite3.connect(database, timeout=5) as db:
+            return int(db.execute("SELECT COUNT(*) FROM journal").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def _seamline(*args: str, cwd: Path) -> list[str]:
     return [sys.executable, "-m", "runtime.cli.main", *args]
 
@@ -180,10 +188,16 @@ def test_sigkilled_worker_processes_every_event_exactly_once(tmp_path: Path) -> 
 
         rng = random.Random(20261122)
         kills = 0
+        database = root / ".seamline" / "seamline.db"
         for _ in range(KILLS):
+            before = _journaled(database)
             worker = subprocess.Popen(_seamline("worker", "-w", str(root), "--concurrency", "8", cwd=root),
                                       cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(rng.uniform(1.2, 2.5))  # start-up takes about a second, then it works
+            # kill while it works, however long a loaded machine takes to start it
+            deadline = time.monotonic() + 60
+            while _journaled(database) < before + 20 and worker.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.05, 0.5))
             if worker.poll() is None:
                 worker.send_signal(signal.SIGKILL)
                 kills += 1
