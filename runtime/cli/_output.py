@@ -8,10 +8,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from runtime.connectors.secrets import RedactedStream
 from runtime.errors import Diagnostic
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# every line the commands print passes through secret redaction
+console = Console(highlight=False, soft_wrap=True, file=RedactedStream("stdout"))
+err_console = Console(highlight=False, soft_wrap=True, file=RedactedStream("stderr"))
 
 
 def compact(value: Any, limit: int = 160) -> str:

@@ -15,6 +15,7 @@ import anyio
 
 from runtime.compiler.plan import FlowPlan, Plan
 from runtime.connectors.base import CallRequest, Operation
+from runtime.connectors.secrets import redact
 from runtime.contracts.registry import ContractVersion
 from runtime.engine.journal import DONE, LEAF_KINDS, Journal, MemoryJournal, Suspend
 from runtime.engine.mocks import RunMocks
@@ -197,7 +198,7 @@ class StepRunner:
                 step=record.label,
                 attempt=max(record.attempts, 1),
                 code=code,
-                message=str(exc) or type(exc).__name__,
+                message=redact(str(exc) or type(exc).__name__),
                 transient=transient,
             )
             record.error = error.to_dict()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from runtime.connectors.secrets import redact_value
+
 
 @dataclass
 class StepRecord:
@@ -58,4 +60,5 @@ class RunResult:
         return self.status == "succeeded"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON-able data, with every known secret value redacted."""
+        return redact_value(asdict(self))  # type: ignore[no-any-return]

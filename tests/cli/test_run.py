@@ -400,7 +400,7 @@ def test_event_file_that_is_not_json(root: Path, tmp_path: Path) -> None:
 def test_missing_event_option(root: Path) -> None:
     code, out = invoke(root, "place")
     assert code == 2
-    assert "Missing option '--event'" in out
+    assert "give --event FILE" in out
 
 
 def test_broken_workspace_prints_its_diagnostics_and_exits_1(
