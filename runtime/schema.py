@@ -13,15 +13,19 @@ from runtime.engine.mocks import MocksFile
 from runtime.spec.contract import ContractMeta
 from runtime.spec.flow import FlowSpec
 from runtime.spec.settings import WorkspaceSettings
+from runtime.spec.variant import VariantSpec
 from runtime.testing.case import FlowTestFile
 
-SCHEMA_NAMES = ("flow", "connector", "settings", "mocks", "contract", "test")
+SCHEMA_NAMES = ("flow", "variant", "connector", "settings", "mocks", "contract", "test")
 
 
 def json_schema(name: str) -> dict[str, Any]:
     if name == "flow":
         schema = FlowSpec.model_json_schema(by_alias=True)
         title = "seamline flow"
+    elif name == "variant":
+        schema = VariantSpec.model_json_schema(by_alias=True)
+        title = "seamline variant overlay"
     elif name == "connector":
         schema = TypeAdapter(connector_union()).json_schema(by_alias=True)
         title = "seamline connector"
