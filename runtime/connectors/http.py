@@ -12,6 +12,8 @@ Status classes: 408, 429 and 5xx, timeouts and connection errors are transient (
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -129,6 +131,12 @@ class HttpConnectorConfig(ConnectorConfig):
     )
 
 
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one costs ~0.1 s (it loads the CA bundle)."""
+    return ssl.create_default_context()
+
 @dataclass
 class HttpOperation:
     connector: HttpConnector
@@ -222,6 +230,7 @@ class HttpConnector:
     operations: dict[str, HttpOperation] = field(default_factory=dict)
     kind: str = "http"
     _clients: dict[int, httpx.AsyncClient] = field(default_factory=dict, repr=False)
+    _loops: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = field(default_factory=dict, repr=False)
     _origin: str | None = field(default=None, repr=False)
 
     def operation(self, name: str) -> HttpOperation | None:
@@ -239,14 +248,21 @@ class HttpConnector:
         return self._origin
 
     def _client(self) -> httpx.AsyncClient:
-        # an httpx client belongs to one event loop; tests and CLI runs may use several
-        loop = id(asyncio.get_running_loop())
-        client = self._clients.get(loop)
+        # an httpx client belongs to one event loop; tests and CLI runs may use several. Clients
+        # of loops that have ended are dropped (their sockets went with the loop).
+        running = asyncio.get_running_loop()
+        client = self._clients.get(id(running))
         if client is None:
+            for key, (loop, _) in list(self._loops.items()):
+                if loop.is_closed():
+                    self._loops.pop(key, None)
+                    self._clients.pop(key, None)
             client = httpx.AsyncClient(
-                base_url=resolve_setting(self.base_url), headers=self.headers, limits=self.limits
+                base_url=resolve_setting(self.base_url), headers=self.headers, limits=self.limits,
+                verify=_tls_context(),
             )
-            self._clients[loop] = client
+            self._clients[id(running)] = client
+            self._loops[id(running)] = (running, client)
         return client
 
     async def send(
