@@ -59,10 +59,11 @@ def key_text(key: Any) -> str | None:
 
 
 @dataclass
-class _Slot:
-    event: dict[str, Any]
+class _Op:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
     done: anyio.Event = field(default_factory=anyio.Event)
-    result: Accepted | None = None
+    result: Any = None
     error: BaseException | None = None
 
 
@@ -81,8 +82,8 @@ class SqliteStore:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.group_window = group_window
-        self._queue: list[_Slot] = []
-        self._flushing = False
+        self._ops: list[_Op] = []
+        self._writing = False
         self.commits = 0  # for the group-commit benchmark and tests
 
     # -- plumbing --------------------------------------------------------------------------
@@ -153,34 +154,58 @@ class SqliteStore:
 
     async def accept(self, event: dict[str, Any]) -> Accepted:
         """Durably accept one event (group commit with concurrent callers)."""
-        slot = _Slot(event)
-        self._queue.append(slot)
-        if not self._flushing:
-            self._flushing = True
+        results = await self._grouped(self._insert_events, [event], window=self.group_window)
+        return results[0]  # type: ignore[no-any-return]
+
+    async def _grouped(self, fn: Callable[..., Any], *args: Any, window: float = 0.0) -> Any:
+        """Run `fn` in a transaction shared with the writes of concurrent callers (group commit):
+        one fsync for all of them; each write has its own savepoint, so one failing write fails
+        only its caller. Returns after the commit, like every store method."""
+        op = _Op(fn, args)
+        self._ops.append(op)
+        if not self._writing:
+            self._writing = True
             # shielded: the leader's commit is everyone's commit, so its caller going away
             # (a client disconnect, a cancelled task) must not strand the others
             with anyio.CancelScope(shield=True):
                 try:
-                    await anyio.sleep(self.group_window)  # let concurrent accepts join this commit
-                    while self._queue:
-                        batch, self._queue = self._queue, []
-                        try:
-                            results = await self._call(self._insert_events, [s.event for s in batch])
-                        except Exception as exc:  # every waiter learns the commit failed
-                            for s in batch:
-                                s.error = exc
-                                s.done.set()
-                            continue
-                        for s, result in zip(batch, results, strict=True):
-                            s.result = result
-                            s.done.set()
+                    await anyio.sleep(window)  # let concurrent writers join this commit
+                    while self._ops:
+                        batch, self._ops = self._ops, []
+                        await anyio.to_thread.run_sync(self._run_batch, batch)
+                        for done in batch:
+                            done.done.set()
                 finally:
-                    self._flushing = False
-        await slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        assert slot.result is not None
-        return slot.result
+                    self._writing = False
+        await op.done.wait()
+        if op.error is not None:
+            raise op.error
+        return op.result
+
+    def _run_batch(self, batch: list[_Op]) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                for op in batch:
+                    op.error = exc
+                return
+            for op in batch:
+                self._db.execute("SAVEPOINT op")
+                try:
+                    op.result = op.fn(*op.args)
+                    self._db.execute("RELEASE op")
+                except Exception as exc:  # noqa: BLE001 - handed to that caller
+                    self._db.execute("ROLLBACK TO op")
+                    self._db.execute("RELEASE op")
+                    op.error = exc
+            try:
+                self._db.execute("COMMIT")
+                self.commits += 1
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                for op in batch:
+                    op.error = op.error or exc
 
     async def accept_many(self, events: Sequence[dict[str, Any]]) -> list[Accepted]:
         return list(await self._call(self._insert_events, list(events)))
@@ -348,7 +373,7 @@ class SqliteStore:
         return [_run_record(r) for r in rows]
 
     async def start(self, run_id: str, started_at: str) -> None:
-        await self._call(
+        await self._grouped(
             lambda: self._db.execute(
                 "UPDATE runs SET started_at=COALESCE(started_at, ?), updated_at=? WHERE id=?",
                 (started_at, _now_iso(), run_id),
@@ -376,7 +401,7 @@ class SqliteStore:
     async def finish(
         self, run_id: str, status: str, *, output: Any = None, error: dict[str, Any] | None = None
     ) -> None:
-        await self._call(self._finish, run_id, status, output, error)
+        await self._grouped(self._finish, run_id, status, output, error)
 
     def _suspend(self, run_id: str, wake_at: float | None, wait_label: str | None) -> None:
         if wait_label is not None:
@@ -402,7 +427,7 @@ class SqliteStore:
     async def suspend(
         self, run_id: str, wake_at: float | None, wait_label: str | None = None
     ) -> None:
-        await self._call(self._suspend, run_id, wake_at, wait_label)
+        await self._grouped(self._suspend, run_id, wake_at, wait_label)
 
     def _replay(
         self, run_id: str, flow_hash: str | None, flow_version: str | None, from_start: bool
@@ -486,37 +511,66 @@ class SqliteStore:
     # -- schedules ---------------------------------------------------------------------------
     async def schedules(self) -> dict[str, ScheduleState]:
         rows = await self._call(lambda: self._db.execute("SELECT * FROM schedules").fetchall())
-        return {r["flow"]: ScheduleState(r["flow"], r["cron"], r["timezone"], r["next_fire"], r["last_fire"])
-                for r in rows}
+        return {
+            r["flow"]: ScheduleState(
+                r["flow"], r["cron"], r["timezone"], r["next_fire"], r["last_fire"]
+            )
+            for r in rows
+        }
 
     async def set_schedule(self, flow: str, cron: str, timezone: str, next_fire: float) -> None:
-        await self._call(lambda: self._db.execute(
-            "INSERT INTO schedules(flow, cron, timezone, next_fire) VALUES (?,?,?,?) ON CONFLICT(flow) DO UPDATE "
-            "SET cron=excluded.cron, timezone=excluded.timezone, next_fire=excluded.next_fire",
-            (flow, cron, timezone, next_fire)))
+        await self._call(
+            lambda: self._db.execute(
+                "INSERT INTO schedules(flow, cron, timezone, next_fire) VALUES (?,?,?,?) ON CONFLICT(flow) DO UPDATE "
+                "SET cron=excluded.cron, timezone=excluded.timezone, next_fire=excluded.next_fire",
+                (flow, cron, timezone, next_fire),
+            )
+        )
 
-    def _fire(self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float, next_fire: float) -> bool:
+    def _fire(
+        self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float, next_fire: float
+    ) -> bool:
         accepted = self._insert_events([event])[0]
         created = False
         if not accepted.duplicate:  # the event id is the fire time: one fire per time, ever
-            self._db.execute("UPDATE events SET state='routed', routed_at=?, runs_created=1 WHERE seq=?",
-                             (_now_iso(), accepted.seq))
+            self._db.execute(
+                "UPDATE events SET state='routed', routed_at=?, runs_created=1 WHERE seq=?",
+                (_now_iso(), accepted.seq),
+            )
             now = _now_iso()
             deadline = time.time() + run.sla_seconds if run.sla_seconds else None
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, status, "
                 "generation, created_at, updated_at, sla_deadline, variant) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
-                (run.run_id, run.flow, run.flow_hash, run.flow_version, key_text(run.key), _dumps(run.key),
-                 accepted.seq, PENDING, now, now, deadline, run.variant),
+                (
+                    run.run_id,
+                    run.flow,
+                    run.flow_hash,
+                    run.flow_version,
+                    key_text(run.key),
+                    _dumps(run.key),
+                    accepted.seq,
+                    PENDING,
+                    now,
+                    now,
+                    deadline,
+                    run.variant,
+                ),
             )
             created = bool(cursor.rowcount)
             if created:
-                self._audit(run.run_id, None, PENDING, {"event": accepted.seq, "schedule": fired_for})
-        self._db.execute("UPDATE schedules SET next_fire=?, last_fire=? WHERE flow=?", (next_fire, fired_for, flow))
+                self._audit(
+                    run.run_id, None, PENDING, {"event": accepted.seq, "schedule": fired_for}
+                )
+        self._db.execute(
+            "UPDATE schedules SET next_fire=?, last_fire=? WHERE flow=?",
+            (next_fire, fired_for, flow),
+        )
         return created
 
-    async def fire_schedule(self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float,
-                            next_fire: float) -> bool:
+    async def fire_schedule(
+        self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float, next_fire: float
+    ) -> bool:
         return bool(await self._call(self._fire, flow, event, run, fired_for, next_fire))
 
     # -- journal -----------------------------------------------------------------------------
@@ -594,7 +648,7 @@ class SqliteStore:
         emitted: Sequence[dict[str, Any]] = (),
         wait: OpenWait | None = None,
     ) -> None:
-        await self._call(self._record, entry, list(emitted), wait)
+        await self._grouped(self._record, entry, list(emitted), wait)
 
     # -- audit and counts --------------------------------------------------------------------
     async def audit(self, run_id: str) -> list[AuditRecord]:
