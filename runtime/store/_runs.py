@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
-import anyio.to_thread
 
 from runtime.store._connection import SqliteConnection
 from runtime.store._rows import (
@@ -25,15 +21,6 @@ from runtime.store.base import (
     WAITING,
     RunRecord,
 )
-
-
-@dataclass
-class _Op:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: Any = None
-    error: BaseException | None = None
 
 
 class RunsMixin(SqliteConnection):

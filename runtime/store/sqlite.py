@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-import anyio
-import anyio.to_thread
 import orjson
 
 from runtime.store._rows import (
@@ -40,15 +37,6 @@ from runtime.store.base import (
     ScheduleState,
     StoredEvent,
 )
-
-
-@dataclass
-class _Op:
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: Any = None
-    error: BaseException | None = None
 
 
 class SqliteStore(RunsMixin):
