@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from runtime.engine.context import Clock
 from runtime.engine.durable import execute_run, sla_breach_event
 from runtime.engine.executor import event_document, select_variant
 from runtime.engine.plans import PlanProvider
+from runtime.engine.result import RunResult
 from runtime.engine.schedules import fire_due
 from runtime.expressions.functions import jmespath_options
 from runtime.expressions.jmes import is_truthy
@@ -110,6 +111,8 @@ class Worker:
     poll_interval: float = 0.2
     owner: str = _OWNER
     runs_executed: int = 0
+    on_result: Callable[[RunResult], None] | None = None
+    """Called with every run's result as it ends or suspends (metrics, logs)."""
 
     async def recover(self) -> int:
         return await self.store.recover(owner_is_alive)
@@ -131,8 +134,10 @@ class Worker:
         return fired + routed + len(claimed) + flagged
 
     async def _execute(self, run: Any) -> None:
-        await execute_run(self.store, self.plans, run, self.clock)
+        result = await execute_run(self.store, self.plans, run, self.clock)
         self.runs_executed += 1
+        if self.on_result is not None:
+            self.on_result(result)
 
     async def _flag_sla(self, now: float) -> int:
         overdue = await self.store.sla_overdue(now)
@@ -146,9 +151,10 @@ class Worker:
             await self.store.mark_sla_breached(run.id, event)
         return len(overdue)
 
-    async def _next_wake(self) -> float | None:
+    async def next_wake(self) -> float | None:
         """The earliest timer: a waiting run's, or a schedule's next fire."""
-        times = [s.next_fire for s in (await self.store.schedules()).values()]
+        scheduled = {f.name for f in self.plans.current.flows.values() if f.schedule}
+        times = [s.next_fire for s in (await self.store.schedules()).values() if s.flow in scheduled]
         wake = await self.store.next_wake()
         if wake is not None:
             times.append(wake)
@@ -160,7 +166,7 @@ class Worker:
         while True:
             if await self.step():
                 continue
-            wake = await self._next_wake()
+            wake = await self.next_wake()
             now = self.clock.now().timestamp()
             if wake is None or wake - now > max_wait:
                 return
@@ -172,7 +178,7 @@ class Worker:
         while not stop.is_set():
             if await self.step():
                 continue
-            wake = await self._next_wake()
+            wake = await self.next_wake()
             now = self.clock.now().timestamp()
             delay = (
                 self.poll_interval

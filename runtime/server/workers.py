@@ -10,30 +10,15 @@ with this process as owner, and the next start takes it back and resumes it from
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import anyio
 
-from runtime.engine.durable import execute_run
 from runtime.engine.plans import PlanProvider
 from runtime.engine.worker import Worker
 from runtime.server.metrics import ServerMetrics
 from runtime.store.base import Store
 
 log = logging.getLogger("seamline.workers")
-
-
-class ServedWorker(Worker):
-    """A Worker whose run results feed the metrics."""
-
-    metrics: ServerMetrics | None = None
-
-    async def _execute(self, run: Any) -> None:
-        # TODO(engine): use a public result hook on Worker once there is one
-        result = await execute_run(self.store, self.plans, run, self.clock)
-        self.runs_executed += 1
-        if self.metrics is not None:
-            self.metrics.observe_run(result)
 
 
 class WorkerPool:
@@ -47,8 +32,9 @@ class WorkerPool:
         poll_interval: float = 0.5,
     ) -> None:
         self.concurrency = concurrency
-        self.worker = ServedWorker(store, plans, concurrency=max(concurrency, 1))
-        self.worker.metrics = metrics
+        self.worker = Worker(
+            store, plans, concurrency=max(concurrency, 1), on_result=metrics.observe_run
+        )
         self.poll_interval = poll_interval
         self.stopping = anyio.Event()
         self.stopped = anyio.Event()
@@ -102,4 +88,4 @@ class WorkerPool:
         return self.stopped.is_set()
 
 
-__all__ = ["ServedWorker", "WorkerPool"]
+__all__ = ["WorkerPool"]
