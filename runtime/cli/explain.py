@@ -18,7 +18,12 @@ from runtime.loader.files import parse_file
 
 @click.command("explain")
 @click.argument("flow")
-@click.option("--variant", "-v", "variant", help="The variant (entity) to merge; without it, list the flow's variants.")
+@click.option(
+    "--variant",
+    "-v",
+    "variant",
+    help="The variant (entity) to merge; without it, list the flow's variants.",
+)
 @WORKSPACE_OPTION
 def explain_command(flow: str, variant: str | None, workspace: Path) -> None:
     """Print FLOW as VARIANT runs it: the base flow with the overlay's vars and patch applied.
@@ -33,8 +38,10 @@ def explain_command(flow: str, variant: str | None, workspace: Path) -> None:
         if not known:
             console.print(f"{escape(flow)} has no variants")
         for v in known:
-            console.print(f"{v.name}  (specificity {v.specificity})  match: {escape(v.match.source)}  "
-                          f"file: {escape(v.flow.file)}  version {v.flow.content_hash[:12]}")
+            console.print(
+                f"{v.name}  (specificity {v.specificity})  match: {escape(v.match.source)}  "
+                f"file: {escape(v.flow.file)}  version {v.flow.content_hash[:12]}"
+            )
         return
     chosen = next((v for v in known if v.name == variant), None)
     if chosen is None:
@@ -49,6 +56,10 @@ def explain_command(flow: str, variant: str | None, workspace: Path) -> None:
         print_diagnostics(problems)
         sys.exit(1)
     _, _, merged = loaded
-    click.echo(f"# {flow} as variant {variant} runs it: {plan.flows[flow].file} + {chosen.flow.file}")
+    click.echo(
+        f"# {flow} as variant {variant} runs it: {plan.flows[flow].file} + {chosen.flow.file}"
+    )
     click.echo(f"# match: {chosen.match.source}")
-    click.echo(yaml.safe_dump(merged.data, sort_keys=False, allow_unicode=True, width=110), nl=False)
+    click.echo(
+        yaml.safe_dump(merged.data, sort_keys=False, allow_unicode=True, width=110), nl=False
+    )

@@ -7,6 +7,7 @@ import click
 from runtime.cli.catalog import catalog_command
 from runtime.cli.check import check_command
 from runtime.cli.contracts import contracts_group
+from runtime.cli.demo import demo_command
 from runtime.cli.docs import docs_command
 from runtime.cli.explain import explain_command
 from runtime.cli.run import run_command
@@ -41,6 +42,7 @@ cli.add_command(dlq_group)
 cli.add_command(schedules_command)
 cli.add_command(serve_command)
 cli.add_command(status_command)
+cli.add_command(demo_command)
 
 
 def main() -> None:

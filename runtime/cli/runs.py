@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from runtime.cli._output import compact, console, plural
 from runtime.cli._runtime import STORE_OPTION, WORKSPACE_OPTION, load_plan, open_store_only
+from runtime.engine.dlq import ReplayRefused, replay_dead_letter
 from runtime.store import DEAD_LETTERED, RUN_STATUSES, Store
 from runtime.store.base import RunRecord
 
@@ -225,30 +226,14 @@ def dlq_replay(
             ]
         done = []
         for run_id in dict.fromkeys(ids):  # each run once, in the order given
-            run = await store.run(run_id)
-            if run is None:
-                done.append((run_id, "no such run"))
-                continue
-            compensated = any(
-                e.status in ("compensated", "compensation_failed")
-                for e in await store.journal(run_id, run.generation)
-            )
-            target = plan.flows.get(run.flow) if plan else None
-            if latest and target is None:
-                done.append((run_id, f"flow {run.flow} no longer exists"))
-                continue
             try:
-                replayed = await store.replay(
-                    run_id,
-                    flow_hash=target.content_hash if target else None,
-                    flow_version=target.version if target else None,
-                    from_start=from_start or compensated,
+                replayed = await replay_dead_letter(
+                    store, run_id, latest=plan, from_start=from_start
                 )
-            except ValueError as exc:
+            except ReplayRefused as exc:
                 done.append((run_id, str(exc)))
                 continue
-            how = "from the start" if from_start or compensated else "from the failed step"
-            done.append((run_id, f"replaying {how} on {replayed.flow_hash[:12]}"))
+            done.append((run_id, f"replaying {replayed.how} on {replayed.run.flow_hash[:12]}"))
         return done
 
     results = _with_store(workspace, store_url, work)

@@ -18,10 +18,6 @@ from runtime.cli._output import console, err_console
 from runtime.sandbox import DEFAULT_PORTS, FaultConfig, RateLimit, Sandbox, start_all
 
 
-def _faults(**values: Any) -> FaultConfig:
-    return FaultConfig(**{k: v for k, v in values.items() if v is not None})
-
-
 @click.command("sandbox")
 @click.option(
     "--data-dir",
@@ -151,14 +147,16 @@ def sandbox_command(
     (429 + Retry-After), fault injection, Idempotency-Key support and signed CloudEvents
     webhooks. Point the reference connectors at it with the printed environment variables.
     """
-    faults = _faults(
-        error_rate=error_rate,
-        latency=latency,
-        jitter=jitter,
-        timeout_rate=timeout_rate,
-        hang=hang,
-        seed=seed,
-    )
+    given = {
+        "error_rate": error_rate,
+        "latency": latency,
+        "jitter": jitter,
+        "timeout_rate": timeout_rate,
+        "hang": hang,
+        "seed": seed,
+    }
+    # flags (and SEAMLINE_SANDBOX_*) for all systems; SEAMLINE_SANDBOX_<SYSTEM>_* for one
+    faults = {name: FaultConfig.from_env(name).with_changes(**given) for name in DEFAULT_PORTS}
     stop = threading.Event()
     previous = _on_signals(stop)  # before starting, so an early Ctrl-C also stops cleanly
     try:
@@ -192,7 +190,7 @@ def sandbox_command(
 
 
 def _announce(
-    sandbox: Sandbox, faults: FaultConfig, webhook_url: str | None, as_json: bool
+    sandbox: Sandbox, faults: dict[str, FaultConfig], webhook_url: str | None, as_json: bool
 ) -> None:
     if as_json:
         info = {"urls": sandbox.urls, "legacy_url": sandbox.legacy_url, "env": sandbox.env()}
@@ -204,11 +202,12 @@ def _announce(
     if sandbox.legacy_url:
         console.print(f"[bold]legacy ERP (northwind_uk)[/bold] {escape(sandbox.legacy_url)}")
     console.print(f"webhooks: {escape(webhook_url or 'kept in each outbox (no --webhook-url)')}")
-    if faults.active:
-        console.print(
-            f"faults: error rate {faults.error_rate:g}, latency {faults.latency:g}s"
-            f"+{faults.jitter:g}s, timeout rate {faults.timeout_rate:g}, seed {faults.seed}"
-        )
+    for name, config in faults.items():
+        if config.active:
+            console.print(
+                f"faults {name}: error rate {config.error_rate:g}, latency {config.latency:g}s"
+                f"+{config.jitter:g}s, timeout rate {config.timeout_rate:g}, seed {config.seed}"
+            )
     console.print("environment for the reference connectors:")
     for key, value in sandbox.env().items():
         console.print(f"  export {key}={escape(value)}")

@@ -37,5 +37,7 @@ def schedules_command(workspace: Path, store_url: str | None, as_json: bool) -> 
     if not rows:
         console.print("no scheduled flows")
     for row in rows:
-        console.print(f"{escape(str(row['flow']))}  \"{row['schedule']}\" {row['timezone']}  misfire {row['misfire']}  "
-                      f"next {row['next_fire']}  last {row['last_fire'] or '—'}")
+        console.print(
+            f'{escape(str(row["flow"]))}  "{row["schedule"]}" {row["timezone"]}  misfire {row["misfire"]}  '
+            f"next {row['next_fire']}  last {row['last_fire'] or '—'}"
+        )

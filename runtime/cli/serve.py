@@ -109,7 +109,9 @@ def serve_command(
     show_default=True,
     help="The server (or $SEAMLINE_URL).",
 )
-@click.option("--token", envvar="SEAMLINE_TOKEN", default=None, help="A viewer token (or $SEAMLINE_TOKEN).")
+@click.option(
+    "--token", envvar="SEAMLINE_TOKEN", default=None, help="A viewer token (or $SEAMLINE_TOKEN)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the status document as JSON.")
 @click.option("--history", default=5, show_default=True, help="How many reloads to list.")
 def status_command(url: str, token: str | None, as_json: bool, history: int) -> None:
@@ -131,7 +133,9 @@ def status_command(url: str, token: str | None, as_json: bool, history: int) -> 
         sys.exit(1)
     if answer.status_code != 200:
         detail = answer.json().get("detail", answer.text) if answer.content else ""
-        err_console.print(f"[red]{answer.status_code} from {escape(url)}: {escape(str(detail))}[/red]")
+        err_console.print(
+            f"[red]{answer.status_code} from {escape(url)}: {escape(str(detail))}[/red]"
+        )
         sys.exit(1)
     status = answer.json()
     if as_json:
@@ -196,7 +200,9 @@ def print_status(url: str, status: dict[str, Any]) -> None:
         for record in history:
             console.print("  " + _reload_line(record))
     runs = ", ".join(
-        f"{k.split('.', 1)[1]} {v}" for k, v in sorted(status["store"].items()) if k.startswith("runs.")
+        f"{k.split('.', 1)[1]} {v}"
+        for k, v in sorted(status["store"].items())
+        if k.startswith("runs.")
     )
     console.print(
         f"backlog {status['backlog']}/{status['max_backlog']}  workers {status['workers']['concurrency']}"

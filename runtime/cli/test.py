@@ -53,7 +53,8 @@ def test_command(
     """
     import pytest
 
-    args = list(paths)
+    # the CLI has imported anyio already, so pytest cannot rewrite its plugin's asserts: harmless
+    args = ["-W", "ignore::pytest.PytestAssertRewriteWarning", *paths]
     if junit is not None:
         args += ["--junitxml", str(junit)]
     if cov_fail_under is not None:

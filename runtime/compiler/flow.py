@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from runtime.compiler._values import Path, ValueCompiler
 from runtime.connectors.base import Connector, Operation
@@ -33,13 +33,30 @@ RUN_ROOTS = ("event", "data", "vars", "steps", "run")
 def schedule_problem(cron: str, timezone: str) -> tuple[str, str, str] | None:
     """(field, message, hint) when a schedule cannot fire as written."""
     if not croniter.is_valid(cron):
-        return ("schedule", f"{cron!r} is not a valid cron expression",
-                "five fields: minute hour day-of-month month day-of-week, e.g. 0 2 * * 1-5")
+        return (
+            "schedule",
+            f"{cron!r} is not a valid cron expression",
+            "five fields: minute hour day-of-month month day-of-week, e.g. 0 2 * * 1-5",
+        )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        return ("timezone", f"unknown time zone {timezone!r}", "use an IANA name such as Europe/London or UTC")
+        return (
+            "timezone",
+            f"unknown time zone {timezone!r}",
+            "use an IANA name such as Europe/London or UTC",
+        )
+    try:
+        croniter(cron).get_next(float)
+    except (CroniterBadDateError, CroniterBadCronError, ValueError):
+        return (
+            "schedule",
+            f"{cron!r} never fires (no date matches it)",
+            "check the day-of-month and month fields",
+        )
     return None
+
+
 DROPPED_PREFIX = "dropped_step_"
 
 
@@ -317,11 +334,17 @@ class FlowCompiler:
         spec = self.spec
         for declared in declared_steps(spec.steps, ("steps",)):
             if declared.id in self._steps:
-                first = self.values.source_map.value_at((*self._steps[declared.id].path, "id"))
+                first_path = (*self._steps[declared.id].path, "id")
+                first = self.values.source_map.value_at(first_path)
+                here, there = (
+                    self.values.source_map.file_at((*declared.path, "id")),
+                    self.values.source_map.file_at(first_path),
+                )
+                where = f"line {first.line}" if here == there else f"{there}:{first.line}"
                 self.values.error(
                     (*declared.path, "id"),
                     "spec.duplicate_step_id",
-                    f"step id `{declared.id}` is already used at line {first.line}",
+                    f"step id `{declared.id}` is already used at {where}",
                     "step ids must be unique in a flow, nested steps included",
                 )
                 continue

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from runtime.compiler._values import ValueCompiler
@@ -80,12 +81,10 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     problems: list[Diagnostic] = []
     settings = _load_settings(root, problems)
     lookups, lookup_files = load_lookups(root, problems)
-    functions = IntegrationFunctions(lookups=lookups)
+    functions, templates = _expression_environment(root, lookups)
     options = jmespath_options(functions)
     function_names = frozenset(functions.FUNCTION_TABLE)
     signatures = {name: entry["signature"] for name, entry in functions.FUNCTION_TABLE.items()}
-    jinja_globals, jinja_filters = jinja_helpers(functions)
-    templates = TemplateEngine(root, jinja_globals, jinja_filters)
 
     def values_for(source_map: SourceMap) -> ValueCompiler:
         return ValueCompiler(source_map, options, templates, function_names, signatures)
@@ -191,7 +190,6 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     problems = sorted(set(problems))
     plan = None
     if not any(d.severity == "error" for d in problems):
-        workspace_files = {f.file for f in flows.values()} | set(lookup_files.values())
         plan = Plan(
             root=str(root),
             flows=flows,
@@ -199,17 +197,44 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             connectors=connectors,
             functions=functions,
             settings=settings,
-            workspace_hash=_hash(
-                root,
-                workspace_files
-                | {c.file for ct in contracts.contracts.values() for c in ct.versions},
-            ),
+            workspace_hash=_hash(root, _workspace_files(root)),
             lookups=lookups,
             by_event={k: tuple(v) for k, v in by_event.items()},
             templates=templates,
             variants=variants,
         )
     return WorkspaceReport(root, plan, problems, counts)
+
+
+def _workspace_files(root: Path) -> set[str]:
+    """Every file the workspace is made of: flows, variants, templates, lookups, contracts,
+    connectors and settings (what a reload compares)."""
+    files = {"seamline.yaml"} if (root / "seamline.yaml").is_file() else set()
+    for folder in ("flows", "contracts", "connectors"):
+        if (root / folder).is_dir():
+            files.update(relative_name(root, f) for f in (root / folder).rglob("*") if f.is_file())
+    return files
+
+
+_ENVIRONMENTS: dict[tuple[str, str], tuple[IntegrationFunctions, TemplateEngine]] = {}
+
+
+def _expression_environment(
+    root: Path, lookups: dict[str, Any]
+) -> tuple[IntegrationFunctions, TemplateEngine]:
+    """Functions and the Jinja environment for these lookup tables: kept while the tables stay
+    the same, so a reload reuses compiled templates (Jinja re-reads a template file that changed)."""
+    key = (
+        str(root),
+        hashlib.sha256(orjson.dumps(lookups, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+    )
+    if key not in _ENVIRONMENTS:
+        if len(_ENVIRONMENTS) > 32:
+            _ENVIRONMENTS.clear()
+        functions = IntegrationFunctions(lookups=lookups)
+        jinja_globals, jinja_filters = jinja_helpers(functions)
+        _ENVIRONMENTS[key] = (functions, TemplateEngine(root, jinja_globals, jinja_filters))
+    return _ENVIRONMENTS[key]
 
 
 def compile_workspace(root: Path | str) -> Plan:

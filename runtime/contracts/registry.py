@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -182,53 +183,10 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
                 )
             )
             continue
-        schema = _read_json(file, rel, problems)
-        if schema is None:
-            continue
-        source_map = _json_source_map(file, rel)
-        bad = check_schema(schema)
-        for path, message in bad[:5]:
-            problems.append(
-                _at_json_path(
-                    source_map,
-                    path,
-                    "contract.schema_invalid",
-                    f"not a valid draft 2020-12 schema: {message}",
-                    "see https://json-schema.org/draft/2020-12/json-schema-validation",
-                )
-            )
-        if bad:
-            continue
-        declared = schema.get("$schema") if isinstance(schema, dict) else None
-        if declared and "2020-12" not in str(declared):
-            problems.append(
-                _at_json_path(
-                    source_map,
-                    "$.$schema",
-                    "contract.draft",
-                    f"contracts are draft 2020-12, this one declares {declared}",
-                    'use "$schema": "https://json-schema.org/draft/2020-12/schema"',
-                )
-            )
-            continue
-        try:
-            validator = SchemaValidator(schema, name=f"{event_type} v{match.group(1)}")
-        except (jsonschema_rs.ValidationError, ValueError) as exc:
-            # passes the metaschema but cannot be compiled: bad regex, dangling or remote $ref
-            reason = str(exc).split("\n", 1)[0]
-            problems.append(
-                Diagnostic(
-                    rel,
-                    1,
-                    1,
-                    "",
-                    "contract.schema_invalid",
-                    f"schema cannot be compiled: {reason}",
-                    "check `pattern` regexes and that every $ref points inside this file",
-                )
-            )
-            continue
-        versions.append(ContractVersion(event_type, int(match.group(1)), rel, schema, validator))
+        version, found = _load_version(file, rel, event_type, int(match.group(1)))
+        problems.extend(found)
+        if version is not None:
+            versions.append(version)
     if not versions:
         problems.append(
             Diagnostic(
@@ -249,6 +207,76 @@ def _load_contract(root: Path, folder: Path, problems: list[Diagnostic]) -> Cont
             (_rel(root, f), valid) for f in sorted((folder / "examples" / kind).glob("*.json"))
         ]
     return Contract(event_type, meta, tuple(versions), tuple(examples))
+
+
+_VERSIONS: dict[tuple[str, str], tuple[ContractVersion | None, list[Diagnostic]]] = {}
+"""Compiled schema files by (path, content hash): a reload recompiles only what changed."""
+
+
+def _load_version(
+    file: Path, rel: str, event_type: str, number: int
+) -> tuple[ContractVersion | None, list[Diagnostic]]:
+    content = file.read_bytes()
+    key = (rel, hashlib.sha256(content).hexdigest())
+    if key not in _VERSIONS:
+        if len(_VERSIONS) > 4096:
+            _VERSIONS.clear()
+        _VERSIONS[key] = _compile_version(file, rel, event_type, number)
+    version, problems = _VERSIONS[key]
+    return version, list(problems)
+
+
+def _compile_version(
+    file: Path, rel: str, event_type: str, number: int
+) -> tuple[ContractVersion | None, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
+    schema = _read_json(file, rel, problems)
+    if schema is None:
+        return None, problems
+    source_map = _json_source_map(file, rel)
+    bad = check_schema(schema)
+    for path, message in bad[:5]:
+        problems.append(
+            _at_json_path(
+                source_map,
+                path,
+                "contract.schema_invalid",
+                f"not a valid draft 2020-12 schema: {message}",
+                "see https://json-schema.org/draft/2020-12/json-schema-validation",
+            )
+        )
+    if bad:
+        return None, problems
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared and "2020-12" not in str(declared):
+        problems.append(
+            _at_json_path(
+                source_map,
+                "$.$schema",
+                "contract.draft",
+                f"contracts are draft 2020-12, this one declares {declared}",
+                'use "$schema": "https://json-schema.org/draft/2020-12/schema"',
+            )
+        )
+        return None, problems
+    try:
+        validator = SchemaValidator(schema, name=f"{event_type} v{number}")
+    except (jsonschema_rs.ValidationError, ValueError) as exc:
+        # passes the metaschema but cannot be compiled: bad regex, dangling or remote $ref
+        reason = str(exc).split("\n", 1)[0]
+        problems.append(
+            Diagnostic(
+                rel,
+                1,
+                1,
+                "",
+                "contract.schema_invalid",
+                f"schema cannot be compiled: {reason}",
+                "check `pattern` regexes and that every $ref points inside this file",
+            )
+        )
+        return None, problems
+    return ContractVersion(event_type, number, rel, schema, validator), problems
 
 
 def _read_json(file: Path, rel: str, problems: list[Diagnostic]) -> Any:
@@ -294,33 +322,52 @@ def check_examples(root: Path, registry: ContractRegistry) -> list[Diagnostic]:
     """Every valid example validates and every invalid one fails (envelope and data)."""
     problems: list[Diagnostic] = []
     for contract in registry.contracts.values():
+        versions = tuple(id(v) for v in contract.versions)  # cached versions keep their identity
         for rel, should_be_valid in contract.examples:
-            event = _read_json(root / rel, rel, problems)
-            if event is None:
-                continue
-            outcome = registry.check_event(event)
-            if should_be_valid and not outcome.ok:
-                source_map = _json_source_map(root / rel, rel)
-                path = outcome.violations[0][0] if outcome.violations else "$"
-                problems.append(
-                    _at_json_path(
-                        source_map,
-                        path,
-                        "contract.example_invalid",
-                        f"valid example does not validate: {outcome.describe()}",
-                        "fix the example or the schema; examples/valid must pass",
-                    )
-                )
-            elif not should_be_valid and outcome.ok:
-                problems.append(
-                    Diagnostic(
-                        rel,
-                        1,
-                        1,
-                        "",
-                        "contract.example_valid",
-                        "invalid example validates against its contract",
-                        "an example under examples/invalid must violate the schema",
-                    )
-                )
+            content = (root / rel).read_bytes()
+            key = (rel, hashlib.sha256(content).hexdigest(), should_be_valid, versions)
+            if key not in _EXAMPLES:
+                if len(_EXAMPLES) > 8192:
+                    _EXAMPLES.clear()
+                _EXAMPLES[key] = _check_example(root, registry, rel, should_be_valid)
+            problems.extend(_EXAMPLES[key])
+    return problems
+
+
+_EXAMPLES: dict[tuple[Any, ...], list[Diagnostic]] = {}
+"""Example verdicts by (file, content hash, contract versions): a reload rechecks only changes."""
+
+
+def _check_example(
+    root: Path, registry: ContractRegistry, rel: str, should_be_valid: bool
+) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+    event = _read_json(root / rel, rel, problems)
+    if event is None:
+        return problems
+    outcome = registry.check_event(event)
+    if should_be_valid and not outcome.ok:
+        source_map = _json_source_map(root / rel, rel)
+        path = outcome.violations[0][0] if outcome.violations else "$"
+        problems.append(
+            _at_json_path(
+                source_map,
+                path,
+                "contract.example_invalid",
+                f"valid example does not validate: {outcome.describe()}",
+                "fix the example or the schema; examples/valid must pass",
+            )
+        )
+    elif not should_be_valid and outcome.ok:
+        problems.append(
+            Diagnostic(
+                rel,
+                1,
+                1,
+                "",
+                "contract.example_valid",
+                "invalid example validates against its contract",
+                "an example under examples/invalid must violate the schema",
+            )
+        )
     return problems

@@ -300,7 +300,8 @@ class StepRunner:
     # -- effects -------------------------------------------------------------------------
     async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any:
         record = self._current
-        label = record.label if record else node.id
+        # a step's own call uses its label; a step's sub-calls (reconcile's reads) their own
+        label = record.label if record and node.id == record.id else self.label(node)
         key = f"{self.state.key_prefix()}:{label}"
         call = CallRecord(
             step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0
@@ -376,7 +377,9 @@ class StepRunner:
         event = {
             "specversion": "1.0",
             # deterministic, so a resumed run emits the same id; a run started over emits new ones
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.state.key_prefix()}:{label}")),
+            "id": str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.state.key_prefix()}:{label}")
+            ),
             "source": f"/seamline/flows/{self.flow}",
             "type": version.type,
             "subject": None if subject is None else str(subject),

@@ -110,7 +110,10 @@ async def run_flow(
             result.status, result.error = "rejected", rejection
             return result
     state = RunState(plan, flow, result, clock, mocks)
-    result.key = flow.key.evaluate(event_document(event)) if flow.key is not None else None
+    if flow.key is not None:
+        result.key = flow.key.evaluate(event_document(event))
+    elif flow.schedule and event.get("type") == "seamline.schedule":
+        result.key = (event.get("data") or {}).get("scheduled_for")  # as a real fire keys it
     await drive(state, event)
     return result
 

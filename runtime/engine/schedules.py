@@ -8,6 +8,7 @@ them, `skip` runs none (a fire less than a minute late is not a misfire).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from runtime.engine.executor import event_document, select_variant
 from runtime.store.base import NewRun, Store
 
 MISFIRE_GRACE = 60.0
+log = logging.getLogger("seamline.schedules")
 
 
 def next_fire_after(cron: str, timezone: str, after: float) -> float:
@@ -59,43 +61,51 @@ async def fire_due(store: Store, plan: Plan, now: float, new_run_id: Any) -> int
     for flow in plan.flows.values():
         if not flow.schedule:
             continue
-        state = states.get(flow.name)
-        if state is None or state.cron != flow.schedule or state.timezone != flow.timezone:
-            await store.set_schedule(
-                flow.name,
-                flow.schedule,
-                flow.timezone,
-                next_fire_after(flow.schedule, flow.timezone, now),
-            )
-            continue
-        if state.next_fire > now:
-            continue
-        latest, missed = state.next_fire, 0
-        while (following := next_fire_after(flow.schedule, flow.timezone, latest)) <= now:
-            latest, missed = following, missed + 1
-        upcoming = next_fire_after(flow.schedule, flow.timezone, now)
-        if flow.misfire == "skip" and now - latest > MISFIRE_GRACE:
-            await store.set_schedule(flow.name, flow.schedule, flow.timezone, upcoming)
-            continue
-        event = schedule_event(flow, latest, now, missed)
-        chosen = select_variant(plan, flow.name, event)
-        key = (
-            chosen.key.evaluate(event_document(event))
-            if chosen.key is not None
-            else event["data"]["scheduled_for"]
-        )
-        run = NewRun(
-            new_run_id(),
-            chosen.name,
-            chosen.content_hash,
-            chosen.version,
-            key,
-            chosen.sla_seconds,
-            chosen.variant,
-        )
-        if await store.fire_schedule(flow.name, event, run, latest, upcoming):
-            started += 1
+        try:
+            started += await _fire_one(store, plan, flow, states.get(flow.name), now, new_run_id)
+        except Exception:  # noqa: BLE001 - one bad schedule must not stop the others, or any run
+            log.exception("schedule of %s could not fire", flow.name)
     return started
+
+
+async def _fire_one(
+    store: Store, plan: Plan, flow: FlowPlan, state: Any, now: float, new_run_id: Any
+) -> int:
+    """Fire this flow's schedule if due; returns 1 if a run started."""
+    if state is None or state.cron != flow.schedule or state.timezone != flow.timezone:
+        await store.set_schedule(
+            flow.name,
+            flow.schedule,
+            flow.timezone,
+            next_fire_after(flow.schedule, flow.timezone, now),
+        )
+        return 0
+    if state.next_fire > now:
+        return 0
+    latest, missed = state.next_fire, 0
+    while (following := next_fire_after(flow.schedule, flow.timezone, latest)) <= now:
+        latest, missed = following, missed + 1
+    upcoming = next_fire_after(flow.schedule, flow.timezone, now)
+    if flow.misfire == "skip" and now - latest > MISFIRE_GRACE:
+        await store.set_schedule(flow.name, flow.schedule, flow.timezone, upcoming)
+        return 0
+    event = schedule_event(flow, latest, now, missed)
+    chosen = select_variant(plan, flow.name, event)
+    key = (
+        chosen.key.evaluate(event_document(event))
+        if chosen.key is not None
+        else event["data"]["scheduled_for"]
+    )
+    run = NewRun(
+        new_run_id(),
+        chosen.name,
+        chosen.content_hash,
+        chosen.version,
+        key,
+        chosen.sla_seconds,
+        chosen.variant,
+    )
+    return 1 if await store.fire_schedule(flow.name, event, run, latest, upcoming) else 0
 
 
 async def schedule_table(store: Store, plan: Plan, now: float) -> list[dict[str, Any]]:

@@ -154,7 +154,9 @@ class Worker:
     async def next_wake(self) -> float | None:
         """The earliest timer: a waiting run's, or a schedule's next fire."""
         scheduled = {f.name for f in self.plans.current.flows.values() if f.schedule}
-        times = [s.next_fire for s in (await self.store.schedules()).values() if s.flow in scheduled]
+        times = [
+            s.next_fire for s in (await self.store.schedules()).values() if s.flow in scheduled
+        ]
         wake = await self.store.next_wake()
         if wake is not None:
             times.append(wake)

@@ -37,6 +37,7 @@ from ._functions_collections import COLLECTION_DOCS, CollectionFunctions
 from ._functions_dates import DATE_DOCS, DateFunctions
 from ._functions_money import MONEY_DOCS, MoneyFunctions
 from ._functions_strings import STRING_DOCS, StringFunctions
+from ._jmes_compiler import function_caller
 
 __all__ = [
     "CATEGORIES",
@@ -64,7 +65,8 @@ class LookupMissingError(FunctionError):
         shown = key_text(key) if isinstance(key, str | int | float) else None
         super().__init__(
             f"lookup table {table!r} has no key {shown or 'null'!r} (hint: add the key to "
-            f"flows/lookups/{table}.yaml or pass a default: lookup({table!r}, key, `null`))"
+            f'flows/lookups/{table.replace(".", "/")}.yaml (or .csv), declare a default under "*", '
+            f"or pass one: lookup({table!r}, key, `null`))"
         )
 
 
@@ -197,6 +199,9 @@ JINJA_FILTER_NAMES: frozenset[str] = frozenset(
 ) - frozenset(DEFAULT_FILTERS)
 
 
+_ALREADY_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jmespath_options(functions: IntegrationFunctions) -> jmespath.Options:
     """Options for `jmespath.search` / `ParsedResult.search` with these functions."""
     return jmespath.Options(custom_functions=functions)
@@ -204,6 +209,8 @@ def jmespath_options(functions: IntegrationFunctions) -> jmespath.Options:
 
 def _plain(value: Any) -> Any:
     """A Jinja value as JSON-typed Python (Markup -> str, tuple -> list, Decimal -> number)."""
+    if type(value) in _ALREADY_PLAIN:
+        return value
     if isinstance(value, jinja2.StrictUndefined):
         value._fail_with_undefined_error()
     if isinstance(value, jinja2.Undefined):
@@ -233,8 +240,10 @@ def jinja_helpers(
     """
 
     def bind(doc: FunctionDoc) -> Callable[..., Any]:
+        invoke = function_caller(functions, doc.name)  # = functions.call_function(name, args)
+
         def call(*args: Any) -> Any:
-            return functions.call_function(doc.name, [_plain(a) for a in args])
+            return invoke([_plain(a) for a in args])
 
         call.__name__ = call.__qualname__ = doc.name
         call.__doc__ = doc.summary

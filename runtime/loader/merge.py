@@ -136,7 +136,10 @@ def _find(steps: list[Any], step_id: str) -> Iterator[tuple[list[Any], int]]:
 def merge_variant(
     base: YamlDocument, variant: YamlDocument, step_kinds: frozenset[str]
 ) -> tuple[YamlDocument, list[Diagnostic]]:
-    """The base flow with the variant's vars and patch applied (the variant file is already valid)."""
+    """The base flow with the variant's vars and patch applied (the variant file is already valid).
+
+    Order: replace, insert_before/insert_after, remove — so steps can be inserted next to a step
+    the same patch removes (one step replaced by several)."""
     m = _Merge(base, variant)
     holder: dict[str, Any] = {}
     composite = CompositeSourceMap(holder, base.source_map)
@@ -190,12 +193,6 @@ def merge_variant(
                 continue
             step[key] = m.copy(value, (vsm, ("patch", "replace", step_id, key)))
             composite.keys_from[(id(step), key)] = (vsm, ("patch", "replace", step_id, key))
-    for step_id in patch.get("remove") or []:
-        index_in_list = (patch.get("remove") or []).index(step_id)
-        found = locate(step_id, ("patch", "remove", index_in_list))
-        if found is not None:
-            owner, index = found
-            del owner[index]
     for mode in ("insert_before", "insert_after"):
         for step_id, new_steps in (patch.get(mode) or {}).items():
             found = locate(step_id, ("patch", mode, step_id))
@@ -207,6 +204,21 @@ def merge_variant(
                 m.copy(s, (vsm, ("patch", mode, step_id, i))) for i, s in enumerate(new_steps)
             ]
             owner[at:at] = copies
+    for step_id in patch.get("remove") or []:
+        index_in_list = (patch.get("remove") or []).index(step_id)
+        found = locate(step_id, ("patch", "remove", index_in_list))
+        if found is not None:
+            owner, index = found
+            del owner[index]
+            if not owner:
+                m.problems.append(
+                    vsm.diagnostic(
+                        ("patch", "remove", index_in_list),
+                        "variant.empty_steps",
+                        f"removing `{step_id}` leaves a list of steps empty",
+                        "replace the step instead, or remove the step that holds the list",
+                    )
+                )
     return YamlDocument(merged, composite), m.problems
 
 

@@ -6,6 +6,7 @@ strings, so every document is plain JSON data.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,45 @@ class _PositionLoader(
         yaml.composer.Composer.__init__(self)
         yaml.constructor.SafeConstructor.__init__(self)
         _JsonResolver.__init__(self)
+
+
+try:  # libyaml, when PyYAML was built with it
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
+    _CParser = None  # type: ignore[assignment,misc]
+
+if _CParser is not None:
+
+    class _FastPositionLoader(  # type: ignore[valid-type,misc]
+        _CParser, yaml.constructor.SafeConstructor, _JsonResolver
+    ):
+        """The same nodes and marks as _PositionLoader, composed by libyaml (~10x faster)."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _JsonResolver.__init__(self)
+
+
+def _compose(text: str) -> tuple[Any, yaml.constructor.SafeConstructor]:
+    """The document's node and the loader that made it (for constructing scalars).
+
+    libyaml composes when it can; a document it refuses is composed again by the pure-Python
+    loader, so syntax errors keep PyYAML's wording and positions.
+    """
+    if _CParser is not None:
+        fast = _FastPositionLoader(text)
+        try:
+            return fast.get_single_node(), fast
+        except yaml.YAMLError:
+            pass
+        finally:
+            fast.dispose()
+    loader = _PositionLoader(text)
+    try:
+        return loader.get_single_node(), loader
+    finally:
+        loader.dispose()
 
 
 @dataclass(frozen=True)
@@ -188,15 +228,32 @@ class YamlLoadError(Exception):
 
 def _pos(node: yaml.Node) -> Position:
     mark = node.start_mark
-    style = getattr(node, "style", None)
+    style = getattr(node, "style", None) or None  # libyaml says "" for plain scalars
     return Position(mark.line + 1, mark.column + 1, style, mark.index)
 
 
+_PARSED: dict[tuple[str, str], YamlDocument] = {}
+
+
 def parse_yaml(text: str, file: str) -> YamlDocument:
-    """Parse one YAML document into JSON data plus a SourceMap; raise YamlLoadError."""
-    loader = _PositionLoader(text)
+    """Parse one YAML document into JSON data plus a SourceMap; raise YamlLoadError.
+
+    Documents are cached by file name and content, so a reload re-parses only changed files;
+    callers treat the data as read-only (merging variants copies it)."""
+    key = (file, hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest())
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return cached
+    document = _parse_yaml(text, file)
+    if len(_PARSED) > 4096:
+        _PARSED.clear()
+    _PARSED[key] = document
+    return document
+
+
+def _parse_yaml(text: str, file: str) -> YamlDocument:
     try:
-        node = loader.get_single_node()
+        node, loader = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -218,8 +275,6 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
                 )
             ]
         ) from exc
-    finally:
-        loader.dispose()
     source_map = SourceMap(file, text=text)
     problems: list[Diagnostic] = []
     if node is None:

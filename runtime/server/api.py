@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runtime.compiler.plan import FlowPlan
+from runtime.engine.dlq import ReplayRefused, replay_dead_letter
 from runtime.server._problem import json_response, problem
 from runtime.server._routes import OBJECT, Endpoint, path, query
 from runtime.store.base import DEAD_LETTERED, RUN_STATUSES, RunRecord, Store
@@ -97,7 +98,7 @@ async def _json_body(request: Request) -> dict[str, Any] | Response:
     return body
 
 
-def endpoints(state: ServerState) -> list[Endpoint]:  # noqa: C901 - one closure per endpoint
+def endpoints(state: ServerState) -> list[Endpoint]:
     store = state.store
 
     async def list_flows(request: Request) -> Response:
@@ -158,28 +159,20 @@ def endpoints(state: ServerState) -> list[Endpoint]:  # noqa: C901 - one closure
         body = await _json_body(request)
         if isinstance(body, Response):
             return body
-        compensated = any(
-            e.status in ("compensated", "compensation_failed")
-            for e in await store.journal(run.id, run.generation)
-        )
-        target = state.plan.flows.get(run.flow) if body.get("latest") else None
-        if body.get("latest") and target is None:
-            return problem(409, "api.conflict", f"flow {run.flow} no longer exists")
-        from_start = bool(body.get("from_start")) or compensated
         try:
-            replayed = await store.replay(
+            replayed = await replay_dead_letter(
+                store,
                 run.id,
-                flow_hash=target.content_hash if target else None,
-                flow_version=target.version if target else None,
-                from_start=from_start,
+                latest=state.plan if body.get("latest") else None,
+                from_start=bool(body.get("from_start")),
             )
-        except ValueError as exc:
+        except ReplayRefused as exc:
             return problem(409, "api.conflict", str(exc))
         state.pool.wake()
         return json_response(
             {
-                "run": asdict(replayed),
-                "replaying": "from the start" if from_start else "from the failed step",
+                "run": asdict(replayed.run),
+                "replaying": replayed.how,
                 "by": getattr(request.state, "principal", None),
             },
             202,

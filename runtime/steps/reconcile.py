@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from runtime.connectors.base import Operation
 from runtime.contracts.registry import ContractVersion
@@ -62,17 +62,6 @@ class ReconcileSpec(SpecModel):
     max_events: int = Field(
         default=1000, ge=0, description="Emit at most this many discrepancy events per run."
     )
-
-    @model_validator(mode="after")
-    def _compare_names_known_sources(self) -> ReconcileSpec:
-        names = set(self.sources)
-        for reference_field, mapping in self.compare.items():
-            unknown = set(mapping) - names
-            if unknown:
-                raise ValueError(
-                    f"compare.{reference_field} names unknown sources: {', '.join(sorted(unknown))}"
-                )
-        return self
 
 
 class ReconcileConfig(StepConfig):
@@ -228,6 +217,17 @@ def compile_reconcile(
         retry = cc.retry(source.retry, (*where, "retry"))
         if operation is not None:
             sources.append(_Source(name, operation, payload, tuple(source.key.split(".")), retry))
+    for field_name, mapping in spec.compare.items():
+        for source_name in mapping:
+            if source_name not in spec.sources:
+                known = ", ".join(spec.sources)
+                cc.error(
+                    (*here, "compare", field_name, source_name),
+                    "reconcile.unknown_source",
+                    f"`{source_name}` is not one of the sources ({known})",
+                    "name a source listed under `sources`",
+                    at_key=True,
+                )
     compare = tuple(
         (field_name, tuple((src, tuple(target.split("."))) for src, target in mapping.items()))
         for field_name, mapping in spec.compare.items()

@@ -12,9 +12,10 @@ from jsonschema import Draft202012Validator
 
 from runtime.cli.main import cli
 from runtime.loader.source import parse_yaml
+from runtime.schema import SCHEMA_NAMES
 from tests.conftest import MINI_WORKSPACE, write_files
 
-NAMES = ["flow", "connector", "settings", "mocks", "contract"]
+NAMES = list(SCHEMA_NAMES)
 
 FULL_FLOW = """\
 flow: opportunity_to_project
@@ -174,6 +175,4 @@ def test_output_option_writes_the_file(tmp_path: Path) -> None:
 def test_unknown_schema_name_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["schema", "nope"])
     assert result.exit_code == 2
-    assert (
-        "'nope' is not one of 'flow', 'connector', 'settings', 'mocks', 'contract'" in result.stderr
-    )
+    assert "'nope' is not one of " + ", ".join(f"'{n}'" for n in NAMES) in result.stderr

@@ -63,42 +63,51 @@ def expression(source: str) -> CompiledExpression:
 # -- split_interpolations ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "parts"), [
-    ("no expression", ["no expression"]),
-    ("${data.x}", [(2, "data.x")]),
-    ("${ data.x }", [(3, "data.x")]),
-    ("id-${ data.id }-x", ["id-", (6, "data.id"), "-x"]),
-    ("a ${ data.x } b ${ data.y }", ["a ", (5, "data.x"), " b ", (19, "data.y")]),
-    ("${ data.a }${ data.b }", [(3, "data.a"), (14, "data.b")]),
-    # braces of multi-select hashes are balanced
-    ("${ {a: data.x, b: {c: data.y}} }", [(3, "{a: data.x, b: {c: data.y}}")]),
-    ("a ${ data.x } b ${ {k: data.y} } c", ["a ", (5, "data.x"), " b ", (19, "{k: data.y}"), " c"]),
-    # braces and quotes inside backtick JSON literals and strings do not count
-    ('${ `{"a": "}"}` }', [(3, '`{"a": "}"}`')]),
-    ('${ `"}"` }', [(3, '`"}"`')]),
-    ('${ `{"a": {"b": "{"}}` }', [(3, '`{"a": {"b": "{"}}`')]),
-    ('${ `"it\\`s"` }', [(3, '`"it\\`s"`')]),
-    ("${ 'a}b' }", [(3, "'a}b'")]),
-    ("${ 'a\\'}' }", [(3, "'a\\'}'")]),
-    ('${ data."}" }', [(3, 'data."}"')]),
-    # a lone `$` or `{` is text
-    ("price: $5 ${ data.p }", ["price: $5 ", (13, "data.p")]),
-    ("$ {x}", ["$ {x}"]),
-    ("{x} $", ["{x} $"]),
-    ("${ data.x }}", [(3, "data.x"), "}"]),
-    ("${}", [(2, "")]),
-])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("no expression", ["no expression"]),
+        ("${data.x}", [(2, "data.x")]),
+        ("${ data.x }", [(3, "data.x")]),
+        ("id-${ data.id }-x", ["id-", (6, "data.id"), "-x"]),
+        ("a ${ data.x } b ${ data.y }", ["a ", (5, "data.x"), " b ", (19, "data.y")]),
+        ("${ data.a }${ data.b }", [(3, "data.a"), (14, "data.b")]),
+        # braces of multi-select hashes are balanced
+        ("${ {a: data.x, b: {c: data.y}} }", [(3, "{a: data.x, b: {c: data.y}}")]),
+        (
+            "a ${ data.x } b ${ {k: data.y} } c",
+            ["a ", (5, "data.x"), " b ", (19, "{k: data.y}"), " c"],
+        ),
+        # braces and quotes inside backtick JSON literals and strings do not count
+        ('${ `{"a": "}"}` }', [(3, '`{"a": "}"}`')]),
+        ('${ `"}"` }', [(3, '`"}"`')]),
+        ('${ `{"a": {"b": "{"}}` }', [(3, '`{"a": {"b": "{"}}`')]),
+        ('${ `"it\\`s"` }', [(3, '`"it\\`s"`')]),
+        ("${ 'a}b' }", [(3, "'a}b'")]),
+        ("${ 'a\\'}' }", [(3, "'a\\'}'")]),
+        ('${ data."}" }', [(3, 'data."}"')]),
+        # a lone `$` or `{` is text
+        ("price: $5 ${ data.p }", ["price: $5 ", (13, "data.p")]),
+        ("$ {x}", ["$ {x}"]),
+        ("{x} $", ["{x} $"]),
+        ("${ data.x }}", [(3, "data.x"), "}"]),
+        ("${}", [(2, "")]),
+    ],
+)
 def test_split_interpolations(text: str, parts: list[Any]) -> None:
     assert split_interpolations(text) == parts
 
 
-@pytest.mark.parametrize(("text", "offset"), [
-    ("${ data.x", 0),
-    ("id-${ data.x", 3),
-    ("${ data.x } and ${ {a: data.y }", 16),
-    ("${ 'unclosed }", 0),
-    ("${ `{\"a\": 1}", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("${ data.x", 0),
+        ("id-${ data.x", 3),
+        ("${ data.x } and ${ {a: data.y }", 16),
+        ("${ 'unclosed }", 0),
+        ('${ `{"a": 1}', 0),
+    ],
+)
 def test_unclosed_interpolation(text: str, offset: int) -> None:
     with pytest.raises(InterpolationSyntaxError) as raised:
         split_interpolations(text)
@@ -112,13 +121,16 @@ def test_unclosed_interpolation_is_a_diagnostic(values: ValueCompiler) -> None:
     assert [d.code for d in values.diagnostics] == ["expr.unclosed"]
 
 
-@pytest.mark.parametrize(("text", "template"), [
-    ("{{ data.x }}", True),
-    ("{% if x %}y{% endif %}", True),
-    ("${ data.x }", False),
-    ("{ a: 1 }", False),
-    ("plain", False),
-])
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        ("{{ data.x }}", True),
+        ("{% if x %}y{% endif %}", True),
+        ("${ data.x }", False),
+        ("{ a: 1 }", False),
+        ("plain", False),
+    ],
+)
 def test_is_template(text: str, template: bool) -> None:
     assert is_template(text) is template
 
@@ -126,25 +138,38 @@ def test_is_template(text: str, template: bool) -> None:
 # -- whole-string expressions keep their JSON type ---------------------------------------------
 
 DOC: dict[str, Any] = {
-    "data": {"n": 3, "f": 0.25, "l": [1, "a"], "o": {"a": 1, "b": [True]}, "z": None, "s": "text",
-             "t": True, "e": ""},
+    "data": {
+        "n": 3,
+        "f": 0.25,
+        "l": [1, "a"],
+        "o": {"a": 1, "b": [True]},
+        "z": None,
+        "s": "text",
+        "t": True,
+        "e": "",
+    },
 }
 
 
-@pytest.mark.parametrize(("raw", "result"), [
-    ("${ data.n }", 3),
-    ("${ data.f }", 0.25),
-    ("${ data.l }", [1, "a"]),
-    ("${ data.o }", {"a": 1, "b": [True]}),
-    ("${ data.z }", None),
-    ("${ data.missing }", None),
-    ("${ data.t }", True),
-    ("${ data.s }", "text"),
-    ("${ `[1, {\"a\": null}]` }", [1, {"a": None}]),
-    ("${ {n: data.n, l: data.l} }", {"n": 3, "l": [1, "a"]}),
-    ("${data.n}", 3),
-])
-def test_whole_string_expression_keeps_its_json_type(values: ValueCompiler, raw: str, result: Any) -> None:
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [
+        ("${ data.n }", 3),
+        ("${ data.f }", 0.25),
+        ("${ data.l }", [1, "a"]),
+        ("${ data.o }", {"a": 1, "b": [True]}),
+        ("${ data.z }", None),
+        ("${ data.missing }", None),
+        ("${ data.t }", True),
+        ("${ data.s }", "text"),
+        ('${ `[1, {"a": null}]` }', [1, {"a": None}]),
+        ("${ {n: data.n, l: data.l} }", {"n": 3, "l": [1, "a"]}),
+        ("${data.n}", 3),
+    ],
+)
+def test_whole_string_expression_keeps_its_json_type(
+    values: ValueCompiler, raw: str, result: Any
+) -> None:
     compiled = compile_value(values, raw)
     assert isinstance(compiled, ExpressionValue)
     assert not compiled.is_static
@@ -155,20 +180,25 @@ def test_whole_string_expression_keeps_its_json_type(values: ValueCompiler, raw:
 # -- interpolation renders text ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "result"), [
-    ("n=${ data.n }", "n=3"),
-    ("f=${ data.f }", "f=0.25"),
-    ("l=${ data.l }", 'l=[1,"a"]'),
-    ("o=${ data.o }", 'o={"a":1,"b":[true]}'),
-    ("z=${ data.z }.", "z=."),
-    ("t=${ data.t }", "t=true"),
-    ("s=${ data.s }", "s=text"),
-    ("e=${ data.e }", "e="),
-    ("${ data.n }${ data.s }", "3text"),
-    (" ${ data.n } ", " 3 "),
-    ("INV-${ data.n }-${ data.z }", "INV-3-"),
-])
-def test_interpolation_renders_json_and_null_as_empty(values: ValueCompiler, raw: str, result: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [
+        ("n=${ data.n }", "n=3"),
+        ("f=${ data.f }", "f=0.25"),
+        ("l=${ data.l }", 'l=[1,"a"]'),
+        ("o=${ data.o }", 'o={"a":1,"b":[true]}'),
+        ("z=${ data.z }.", "z=."),
+        ("t=${ data.t }", "t=true"),
+        ("s=${ data.s }", "s=text"),
+        ("e=${ data.e }", "e="),
+        ("${ data.n }${ data.s }", "3text"),
+        (" ${ data.n } ", " 3 "),
+        ("INV-${ data.n }-${ data.z }", "INV-3-"),
+    ],
+)
+def test_interpolation_renders_json_and_null_as_empty(
+    values: ValueCompiler, raw: str, result: str
+) -> None:
     compiled = compile_value(values, raw)
     assert isinstance(compiled, InterpolatedString)
     assert compiled.evaluate(DOC) == result
@@ -177,18 +207,21 @@ def test_interpolation_renders_json_and_null_as_empty(values: ValueCompiler, raw
 # -- static values fold into literals ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [
-    "plain text",
-    "",
-    42,
-    None,
-    True,
-    {"a": "lit", "b": [1, "x", {"c": None}]},
-    ["x", {"y": 2}],
-    {},
-    [],
-    "$5 and {braces}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "plain text",
+        "",
+        42,
+        None,
+        True,
+        {"a": "lit", "b": [1, "x", {"c": None}]},
+        ["x", {"y": 2}],
+        {},
+        [],
+        "$5 and {braces}",
+    ],
+)
 def test_static_values_are_literals(values: ValueCompiler, raw: Any) -> None:
     compiled = compile_value(values, raw)
     assert isinstance(compiled, Literal) and compiled.is_static
@@ -233,20 +266,27 @@ def test_expression_result_from_event_data_is_never_evaluated() -> None:
     assert expression("data.text").evaluate(HOSTILE_DOC) == HOSTILE
 
 
-@pytest.mark.parametrize(("raw", "result"), [
-    ("${ data.text }", HOSTILE),
-    ("said: ${ data.text }", f"said: {HOSTILE}"),
-    ("${ data.more }", ["${ data.x }", {"k": "{{ 1 + 1 }}"}]),
-    ("${ {t: data.text} }", {"t": HOSTILE}),
-    ({"copy": "${ data.text }"}, {"copy": HOSTILE}),
-    ("{{ data.text }}", HOSTILE),
-])
-def test_values_from_event_data_are_never_evaluated(values: ValueCompiler, raw: Any, result: Any) -> None:
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [
+        ("${ data.text }", HOSTILE),
+        ("said: ${ data.text }", f"said: {HOSTILE}"),
+        ("${ data.more }", ["${ data.x }", {"k": "{{ 1 + 1 }}"}]),
+        ("${ {t: data.text} }", {"t": HOSTILE}),
+        ({"copy": "${ data.text }"}, {"copy": HOSTILE}),
+        ("{{ data.text }}", HOSTILE),
+    ],
+)
+def test_values_from_event_data_are_never_evaluated(
+    values: ValueCompiler, raw: Any, result: Any
+) -> None:
     compiled = compile_value(values, raw)
     assert compiled.evaluate(HOSTILE_DOC) == result
 
 
-def test_event_data_is_not_evaluated_twice_through_a_literal_looking_value(values: ValueCompiler) -> None:
+def test_event_data_is_not_evaluated_twice_through_a_literal_looking_value(
+    values: ValueCompiler,
+) -> None:
     """Even when an evaluated result looks exactly like a whole `${ }` expression."""
     doc = {"data": {"text": "${ data.secret }", "secret": "s3cr3t"}}
     assert compile_value(values, "${ data.text }").evaluate(doc) == "${ data.secret }"

@@ -101,7 +101,7 @@ def test_lookup_missing_key_message() -> None:
         search("lookup('legal_entities', 'XX01')")
     assert str(info.value) == (
         "lookup table 'legal_entities' has no key 'XX01' (hint: add the key to "
-        "flows/lookups/legal_entities.yaml or pass a default: "
+        "flows/lookups/legal_entities.yaml (or .csv), declare a default under \"*\", or pass one: "
         "lookup('legal_entities', key, `null`))"
     )
     assert (info.value.table, info.value.key, info.value.available) == ("legal_entities", "XX01", 2)
@@ -139,8 +139,10 @@ def test_lookup_rejects_object_keys() -> None:
     ("expression", "message"),
     [
         ("lookup('t')", "Expected 2 to 3 arguments for function lookup(), received 1"),
-        ("lookup('t', 'k', 'd', 'x')",
-         "Expected 2 to 3 arguments for function lookup(), received 4"),
+        (
+            "lookup('t', 'k', 'd', 'x')",
+            "Expected 2 to 3 arguments for function lookup(), received 4",
+        ),
         ("round_money(`1`)", "Expected 2 arguments for function round_money(), received 1"),
         ("coalesce('a')", "Expected at least 2 arguments for function coalesce(), received 1"),
         ("pad_left('a')", "Expected 2 to 3 arguments for function pad_left(), received 1"),
@@ -203,7 +205,7 @@ def test_allocate_sum_is_exact(total: str, parts: str) -> None:
         ("allocate(`1`, `[]`, 'EUR')", "weights must have 1 to 10000 entries"),
         ("allocate(`1`, `[0, 0]`, 'EUR')", "weights must be zero or positive and at least one"),
         ("allocate(`1`, `[1, -1]`, 'EUR')", "weights must be zero or positive"),
-        ('allocate(`1`, `["x"]`, \'EUR\')', "cannot read weight 'x' as a number"),
+        ("allocate(`1`, `[\"x\"]`, 'EUR')", "cannot read weight 'x' as a number"),
     ],
 )
 def test_allocate_rejects_bad_parts(expression: str, message: str) -> None:
@@ -271,32 +273,51 @@ def test_add_duration(value: str, duration: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        ("add_duration('2026-01-01', '3x')",
-         "add_duration(): cannot read duration '3x' (expected e.g. 30d, 1h30m, P1M)"),
-        ("add_duration('2026-01-01', 'P')",
-         "add_duration(): cannot read duration 'P' (expected e.g. 30d, 1h30m, P1M)"),
-        ("add_duration('2026-01-01', 'PT')",
-         "add_duration(): cannot read duration 'PT' (expected e.g. 30d, 1h30m, P1M)"),
-        ("add_duration('2026-01-01', '--1d')",
-         "add_duration(): cannot read duration '--1d' (expected e.g. 30d, 1h30m, P1M)"),
-        ("add_duration('2026-01-01', '1h')",
-         "add_duration(): cannot add hours, minutes or seconds to the date '2026-01-01' "
-         "(use to_datetime() first)"),
-        ("add_duration('9999-12-31', '1d')",
-         "add_duration(): the result is outside years 1-9999"),
-        ("add_duration('31.01.2026', '1d')",
-         "add_duration(): cannot read date '31.01.2026' (expected e.g. 2026-01-31 or "
-         "2026-01-31T09:30:00Z)"),
-        ("duration_seconds('P1M')",
-         "duration_seconds(): 'P1M' has months or years, which have no fixed length in seconds"),
-        ("date_diff('2026-01-01', '2026-02-01', 'years')",
-         "date_diff(): unknown unit 'years' (expected seconds, minutes, hours, days, weeks, "
-         "months)"),
-        ("start_of('2026-01-01', 'decade')",
-         "start_of(): unknown unit 'decade' (expected day, week, month, quarter, year)"),
-        ("to_datetime('2026-01-01T00:00:00Z', 'Mars/Olympus')",
-         "to_datetime(): unknown time zone 'Mars/Olympus' (expected an IANA name such as "
-         "Europe/Berlin)"),
+        (
+            "add_duration('2026-01-01', '3x')",
+            "add_duration(): cannot read duration '3x' (expected e.g. 30d, 1h30m, P1M)",
+        ),
+        (
+            "add_duration('2026-01-01', 'P')",
+            "add_duration(): cannot read duration 'P' (expected e.g. 30d, 1h30m, P1M)",
+        ),
+        (
+            "add_duration('2026-01-01', 'PT')",
+            "add_duration(): cannot read duration 'PT' (expected e.g. 30d, 1h30m, P1M)",
+        ),
+        (
+            "add_duration('2026-01-01', '--1d')",
+            "add_duration(): cannot read duration '--1d' (expected e.g. 30d, 1h30m, P1M)",
+        ),
+        (
+            "add_duration('2026-01-01', '1h')",
+            "add_duration(): cannot add hours, minutes or seconds to the date '2026-01-01' "
+            "(use to_datetime() first)",
+        ),
+        ("add_duration('9999-12-31', '1d')", "add_duration(): the result is outside years 1-9999"),
+        (
+            "add_duration('31.01.2026', '1d')",
+            "add_duration(): cannot read date '31.01.2026' (expected e.g. 2026-01-31 or "
+            "2026-01-31T09:30:00Z)",
+        ),
+        (
+            "duration_seconds('P1M')",
+            "duration_seconds(): 'P1M' has months or years, which have no fixed length in seconds",
+        ),
+        (
+            "date_diff('2026-01-01', '2026-02-01', 'years')",
+            "date_diff(): unknown unit 'years' (expected seconds, minutes, hours, days, weeks, "
+            "months)",
+        ),
+        (
+            "start_of('2026-01-01', 'decade')",
+            "start_of(): unknown unit 'decade' (expected day, week, month, quarter, year)",
+        ),
+        (
+            "to_datetime('2026-01-01T00:00:00Z', 'Mars/Olympus')",
+            "to_datetime(): unknown time zone 'Mars/Olympus' (expected an IANA name such as "
+            "Europe/Berlin)",
+        ),
     ],
 )
 def test_date_argument_errors(expression: str, message: str) -> None:
@@ -366,8 +387,13 @@ def test_regex_functions() -> None:
     assert search("regex_match('Invoice 17', 'invoice')") is False
     assert search("regex_match('Invoice 17', '(?i)invoice')") is True
     assert search("regex_replace('a1b22c333', '\\d+', '#')") == "a#b#c#"
-    assert search("regex_replace('2026-01-31', '(?P<y>\\d+)-(?P<m>\\d+)-(?P<d>\\d+)', "
-                  "'\\g<d>.\\g<m>.\\g<y>')") == "31.01.2026"
+    assert (
+        search(
+            "regex_replace('2026-01-31', '(?P<y>\\d+)-(?P<m>\\d+)-(?P<d>\\d+)', "
+            "'\\g<d>.\\g<m>.\\g<y>')"
+        )
+        == "31.01.2026"
+    )
     assert search(r"regex_replace('it\'s', '\'', '')") == "its"
     with pytest.raises(FunctionArgumentError, match=r"^regex_match\(\): invalid regular exp"):
         search("regex_match('a', '(')")
@@ -404,7 +430,11 @@ def test_string_edge_cases() -> None:
 
 def test_collection_edge_cases() -> None:
     assert search("unique(@)", [1, 1.0, True, "1", None, None, [1], [1.0]]) == [
-        1, True, "1", None, [1]
+        1,
+        True,
+        "1",
+        None,
+        [1],
     ]
     items = [{"id": 1, "v": "a"}, {"id": "1", "v": "b"}, {"v": "no id"}, {"id": None}]
     assert search("index_by(@, 'id')", items) == {"1": {"id": "1", "v": "b"}}
@@ -429,13 +459,19 @@ def jinja_env() -> ImmutableSandboxedEnvironment:
 @pytest.mark.parametrize(
     ("template", "context", "expected"),
     [
-        ("{{ lookup('legal_entities', entity).name }}", {"entity": "DE01"},
-         "Seamline Consulting GmbH"),
+        (
+            "{{ lookup('legal_entities', entity).name }}",
+            {"entity": "DE01"},
+            "Seamline Consulting GmbH",
+        ),
         ("{{ lookup('cost_centers', 42) }}", {}, "Data & Analytics"),
         ("{{ amount | round_money('EUR') }}", {"amount": 2.345}, "2.35"),
         ("{{ round_money(amount, 'JPY') }}", {"amount": "1234.5"}, "1235"),
-        ("{{ lines | map(attribute='amount') | list | sum_money('EUR') }}",
-         {"lines": [{"amount": 0.1}, {"amount": 0.2}]}, "0.3"),
+        (
+            "{{ lines | map(attribute='amount') | list | sum_money('EUR') }}",
+            {"lines": [{"amount": 0.1}, {"amount": 0.2}]},
+            "0.3",
+        ),
         ("{{ 100 | allocate(3, 'EUR') | join('/') }}", {}, "33.34/33.33/33.33"),
         ("{{ d | add_duration('P1M') }}", {"d": "2026-01-31"}, "2026-02-28"),
         ("{{ d | format_date('%d.%m.%Y') }}", {"d": "2026-01-31"}, "31.01.2026"),
@@ -447,8 +483,11 @@ def jinja_env() -> ImmutableSandboxedEnvironment:
         ("{{ ('a', 'b', 'a') | list | unique | join }}", {}, "ab"),  # Jinja's own filter
         ("{{ unique(['a', 'b', 'a']) | join }}", {}, "ab"),
         ("{% if 'DE123' | regex_match('^DE') %}yes{% endif %}", {}, "yes"),
-        ("{{ group_by(people, 'team') | list | join(',') }}",
-         {"people": [{"team": "A"}, {"team": "B"}]}, "A,B"),
+        (
+            "{{ group_by(people, 'team') | list | join(',') }}",
+            {"people": [{"team": "A"}, {"team": "B"}]},
+            "A,B",
+        ),
     ],
 )
 def test_jinja_globals_and_filters(
@@ -494,7 +533,7 @@ def test_docs_functions_md_is_generated() -> None:
     docs = REPO / "docs" / "functions.md"
     hint = (
         "docs/functions.md is out of date; regenerate it with: "
-        "python -c \"from runtime.expressions.functions import render_functions_markdown as r; "
+        'python -c "from runtime.expressions.functions import render_functions_markdown as r; '
         "open('docs/functions.md','w').write(r())\""
     )
     assert docs.exists(), hint

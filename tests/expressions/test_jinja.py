@@ -32,8 +32,10 @@ DOC: dict[str, Any] = {
 
 @pytest.fixture
 def engine(tmp_path: Path) -> TemplateEngine:
-    write_files(tmp_path, {
-        "flows/templates/customer.json.j2": """
+    write_files(
+        tmp_path,
+        {
+            "flows/templates/customer.json.j2": """
             {
               "name": {{ data.name | tojson }},
               "currency": {{ lookup('legal_entities', data.entity).currency | tojson }},
@@ -42,16 +44,17 @@ def engine(tmp_path: Path) -> TemplateEngine:
               "total_qty": {{ data.lines | sum(attribute='qty') }}
             }
         """,
-        "flows/templates/unquoted.json.j2": """
+            "flows/templates/unquoted.json.j2": """
             {
               "id": "x",
               "name": {{ data.name }}
             }
         """,
-        "flows/templates/note.txt.j2": "Dear {{ data.name }},\n",
-        "flows/templates/broken.j2": "{% if data.name %}\n{{ data.name }\n{% endif %}\n",
-        "flows/templates/includes.j2": "{% include 'templates/broken.j2' %}\n",
-    })
+            "flows/templates/note.txt.j2": "Dear {{ data.name }},\n",
+            "flows/templates/broken.j2": "{% if data.name %}\n{{ data.name }\n{% endif %}\n",
+            "flows/templates/includes.j2": "{% include 'templates/broken.j2' %}\n",
+        },
+    )
     globals_, filters = jinja_helpers(IntegrationFunctions(lookups=EXAMPLE_LOOKUPS))
     return TemplateEngine(tmp_path, globals_, filters)
 
@@ -65,17 +68,20 @@ def inline(engine: TemplateEngine, text: str) -> CompiledTemplate:
 # -- the sandbox -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "{{ ''.__class__.__mro__ }}",
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ data.__class__ }}",
-    "{{ data.name.__class__.__base__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{{ lookup.__globals__ }}",
-    "{{ data.lines.append(1) }}",
-    "{{ data.update({'a': 1}) }}",
-    "{{ data.lines.pop() }}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ data.__class__ }}",
+        "{{ data.name.__class__.__base__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ lookup.__globals__ }}",
+        "{{ data.lines.append(1) }}",
+        "{{ data.update({'a': 1}) }}",
+        "{{ data.lines.pop() }}",
+    ],
+)
 def test_sandbox_refuses_unsafe_access(engine: TemplateEngine, text: str) -> None:
     template = inline(engine, text)
     with pytest.raises(ExpressionError, match="refused by the sandbox") as raised:
@@ -91,13 +97,16 @@ def test_sandbox_leaves_the_document_unchanged(engine: TemplateEngine) -> None:
     assert doc == {"data": {"lines": [1]}}
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("{{ nope }}", "'nope' is undefined"),
-    ("{{ data.missing }}", "no attribute 'missing'"),
-    ("{{ data.missing | upper }}", "no attribute 'missing'"),
-    ("{% if data.missing %}x{% endif %}", "no attribute 'missing'"),
-    ("{% for x in nope %}{% endfor %}", "'nope' is undefined"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("{{ nope }}", "'nope' is undefined"),
+        ("{{ data.missing }}", "no attribute 'missing'"),
+        ("{{ data.missing | upper }}", "no attribute 'missing'"),
+        ("{% if data.missing %}x{% endif %}", "no attribute 'missing'"),
+        ("{% for x in nope %}{% endfor %}", "'nope' is undefined"),
+    ],
+)
 def test_undefined_names_raise(engine: TemplateEngine, text: str, name: str) -> None:
     with pytest.raises(ExpressionError, match="failed") as raised:
         inline(engine, text).render(DOC)
@@ -158,13 +167,23 @@ def test_text_file_template_renders_text(engine: TemplateEngine) -> None:
 def test_file_template_syntax_error_names_the_file(engine: TemplateEngine) -> None:
     found = engine.compile_file("templates/broken.j2")
     assert isinstance(found, TemplateProblem)
-    assert (found.file, found.line, found.code) == ("flows/templates/broken.j2", 2, "template.syntax")
+    assert (found.file, found.line, found.code) == (
+        "flows/templates/broken.j2",
+        2,
+        "template.syntax",
+    )
 
 
-def test_syntax_error_in_an_included_template_is_found_at_compile_time(engine: TemplateEngine) -> None:
+def test_syntax_error_in_an_included_template_is_found_at_compile_time(
+    engine: TemplateEngine,
+) -> None:
     found = engine.compile_file("templates/includes.j2")
     assert isinstance(found, TemplateProblem)
-    assert (found.file, found.line, found.code) == ("flows/templates/broken.j2", 2, "template.syntax")
+    assert (found.file, found.line, found.code) == (
+        "flows/templates/broken.j2",
+        2,
+        "template.syntax",
+    )
 
 
 def test_missing_file_template(engine: TemplateEngine) -> None:
@@ -187,7 +206,10 @@ def references(engine: TemplateEngine, text: str) -> list[tuple[str, str | None,
 
 
 def test_references_find_steps_and_roots(engine: TemplateEngine) -> None:
-    found = references(engine, "{{ steps.find.output.id }}\n{{ steps['create-it'].output }}\n{{ data.x }} {{ vars.y }}")
+    found = references(
+        engine,
+        "{{ steps.find.output.id }}\n{{ steps['create-it'].output }}\n{{ data.x }} {{ vars.y }}",
+    )
     assert ("steps", "find", 1) in found
     assert ("steps", "create-it", 2) in found
     assert ("data", None, 3) in found and ("vars", None, 3) in found
@@ -213,7 +235,10 @@ def test_references_skip_variables_set_inside_the_template(engine: TemplateEngin
 
 
 def test_references_skip_functions_and_jinja_globals(engine: TemplateEngine) -> None:
-    found = references(engine, "{{ lookup('legal_entities', data.entity) }}{{ range(3) | list }}{{ uuid5('a', 'b') }}")
+    found = references(
+        engine,
+        "{{ lookup('legal_entities', data.entity) }}{{ range(3) | list }}{{ uuid5('a', 'b') }}",
+    )
     assert {root for root, _, _ in found} == {"data"}
 
 
@@ -222,7 +247,9 @@ def test_a_variable_named_steps_is_not_a_step_reference(engine: TemplateEngine) 
 
 
 def test_references_skip_macros_defined_in_the_template(engine: TemplateEngine) -> None:
-    found = references(engine, "{% macro money(v) %}{{ v }} EUR{% endmacro %}{{ money(data.amount) }}")
+    found = references(
+        engine, "{% macro money(v) %}{{ v }} EUR{% endmacro %}{{ money(data.amount) }}"
+    )
     assert {root for root, _, _ in found} == {"data"}
 
 
@@ -230,14 +257,22 @@ def test_references_skip_macros_defined_in_the_template(engine: TemplateEngine) 
 
 
 def test_functions_are_globals(engine: TemplateEngine) -> None:
-    assert inline(engine, "{{ lookup('legal_entities', data.entity).currency }}").render(DOC) == "EUR"
+    assert (
+        inline(engine, "{{ lookup('legal_entities', data.entity).currency }}").render(DOC) == "EUR"
+    )
     assert inline(engine, "{{ round_money(data.amount, 'EUR') }}").render(DOC) == "1.01"
-    assert inline(engine, "{{ coalesce(data.missing_is_error | default(none), 'x') }}").render(DOC) == "x"
+    assert (
+        inline(engine, "{{ coalesce(data.missing_is_error | default(none), 'x') }}").render(DOC)
+        == "x"
+    )
 
 
 def test_value_first_functions_are_filters(engine: TemplateEngine) -> None:
     assert inline(engine, "{{ data.amount | round_money('EUR') }}").render(DOC) == "1.01"
-    assert inline(engine, "{{ 'Harbor Logistics Inc.' | slugify }}").render(DOC) == "harbor-logistics-inc"
+    assert (
+        inline(engine, "{{ 'Harbor Logistics Inc.' | slugify }}").render(DOC)
+        == "harbor-logistics-inc"
+    )
     assert "round_money" in JINJA_FILTER_NAMES and "slugify" in JINJA_FILTER_NAMES
 
 

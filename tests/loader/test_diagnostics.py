@@ -154,7 +154,7 @@ def test_a_step_with_no_kind_key(workspace: WriteWorkspace) -> None:
     text = HEAD + "steps:\n  - id: r\n    with: { a: 1 }\n"
     assert flow_problems(workspace, text) == [
         "flows/orders.yaml:4:5: steps[0]: this step has no kind key (hint: add one of: call, delay, emit, "
-        "fail, for_each, parallel, set, subflow, switch, wait_for) [spec.no_kind]"
+        "fail, for_each, parallel, reconcile, set, subflow, switch, wait_for) [spec.no_kind]"
     ]
 
 
