@@ -92,7 +92,15 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     contracts, contract_problems = load_contracts(root)
     problems += contract_problems
     problems += check_examples(root, contracts)
-    connectors = load_connectors(root, values_for, problems)
+    shared = _shared_fingerprint(root)
+    cached_connectors = _CONNECTORS.get((str(root), shared))
+    if cached_connectors is None:
+        found: list[Diagnostic] = []
+        cached_connectors = (load_connectors(root, values_for, found), found)
+        _CONNECTORS.clear()  # one generation: older connectors (and their clients) are let go
+        _CONNECTORS[(str(root), shared)] = cached_connectors
+    connectors = cached_connectors[0]
+    problems += cached_connectors[1]
     problems += _check_template_files(root, templates)
 
     specs: dict[str, tuple[FlowSpec, YamlDocument, frozenset[str]]] = {}
@@ -125,12 +133,28 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     def compile_flow(
         spec: FlowSpec, doc: YamlDocument, dropped: frozenset[str], extra: set[str]
     ) -> tuple[FlowPlan, dict[str, Any]]:
+        # a flow whose file and whose shared inputs (contracts, connectors, templates, lookups,
+        # settings, the set of flows) did not change compiles to the same plan: reuse it
+        key = (str(root), doc.source_map.file, id(doc), shared, names, frozenset(extra), dropped)
+        if key in _FLOWS:
+            plan, subflows, found = _FLOWS[key]
+            problems.extend(found)
+            return plan, subflows
+        compiled = _compile_flow(spec, doc, dropped, extra)
+        if len(_FLOWS) > 4096:
+            _FLOWS.clear()
+        _FLOWS[key] = compiled
+        problems.extend(compiled[2])
+        return compiled[0], compiled[1]
+
+    def _compile_flow(
+        spec: FlowSpec, doc: YamlDocument, dropped: frozenset[str], extra: set[str]
+    ) -> tuple[FlowPlan, dict[str, Any], list[Diagnostic]]:
         values = values_for(doc.source_map)
         compiler = FlowCompiler(
             spec, values, contracts, connectors, settings, names, dropped_steps=dropped
         )
         parts = compiler.compile()
-        problems.extend(values.diagnostics)
         used = {doc.source_map.file, *extra, *values.used_files, *compiler.used_contracts}
         if (root / "seamline.yaml").is_file():
             used.add("seamline.yaml")  # retry policies and defaults change behaviour too
@@ -150,7 +174,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
             subflows=frozenset(compiler.subflows),
             **parts,
         )
-        return plan, dict(compiler.subflows)
+        return plan, dict(compiler.subflows), list(values.diagnostics)
 
     for name, (spec, doc, dropped) in specs.items():
         flows[name], subflow_paths[name] = compile_flow(spec, doc, dropped, set())
@@ -214,6 +238,22 @@ def _workspace_files(root: Path) -> set[str]:
         if (root / folder).is_dir():
             files.update(relative_name(root, f) for f in (root / folder).rglob("*") if f.is_file())
     return files
+
+
+_CONNECTORS: dict[tuple[str, str], tuple[dict[str, Any], list[Diagnostic]]] = {}
+_FLOWS: dict[tuple[Any, ...], tuple[FlowPlan, dict[str, Any], list[Diagnostic]]] = {}
+
+
+def _shared_fingerprint(root: Path) -> str:
+    """Changes when anything a flow may use changes: contracts, connectors, templates, lookups,
+    variants, settings (by name, size and modification time — cheap enough for every reload)."""
+    digest = hashlib.sha256()
+    for rel in sorted(_workspace_files(root)):
+        if rel.startswith("flows/") and rel.count("/") == 1 and rel.endswith(".yaml"):
+            continue  # flow files are keyed one by one
+        stat = (root / rel).stat()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 _ENVIRONMENTS: dict[tuple[str, str], tuple[IntegrationFunctions, TemplateEngine]] = {}
