@@ -147,9 +147,15 @@ class Baseline:
         contracts = workspace / "contracts"
         self.envelope = jsonschema_rs.Draft7Validator(envelope_schema, validate_formats=False)
         self.versions: dict[str, Any] = {}
-        for name in ("v1", "v2"):
-            schema = json.loads((contracts / EVENT_TYPE / f"{name}.schema.json").read_text())
-            uri = schema.get("$id") or f"urn:seamline:contract:{EVENT_TYPE}:{name}"
+        files = sorted(
+            (contracts / EVENT_TYPE).glob("v*.schema.json"),
+            key=lambda f: int(f.name[1:].split(".")[0]),
+        )
+        for file in files:
+            schema = json.loads(file.read_text(encoding="utf-8"))
+            uri = (
+                schema.get("$id") or f"urn:seamline:contract:{EVENT_TYPE}:{file.name.split('.')[0]}"
+            )
             self.versions[uri] = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
         self.latest = self.versions[uri]
         activated = json.loads(

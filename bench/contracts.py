@@ -39,7 +39,7 @@ def run(quick: bool = False) -> Section:
     valid, invalid = _events(True), _events(False)
     assert all(registry.check_event(e).ok for e in valid)
     assert all(_reference_check(registry, e) for e in valid)
-    runs, number = (3, 20) if quick else (7, 60)
+    runs, number = (3, 20) if quick else (5, 50)
     fast, slow, rejections = [], [], []
     for _ in range(runs):  # interleaved
         fast.append(per_call(lambda: [registry.check_event(e) for e in valid], number) / len(valid))

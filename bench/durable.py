@@ -66,13 +66,23 @@ def _workspace(root: Path) -> Path:
     for rel, content in FILES.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+        path.write_text(
+            content if isinstance(content, str) else json.dumps(content), encoding="utf-8"
+        )
     return root
 
 
 def _events(n: int, salt: str) -> list[dict[str, Any]]:
-    return [{"specversion": "1.0", "id": f"{salt}-{i}", "source": "/bench", "type": "bench.order.placed",
-             "data": {"order_id": f"{salt}-{i}", "amount": 10.0}} for i in range(n)]
+    return [
+        {
+            "specversion": "1.0",
+            "id": f"{salt}-{i}",
+            "source": "/bench",
+            "type": "bench.order.placed",
+            "data": {"order_id": f"{salt}-{i}", "amount": 10.0},
+        }
+        for i in range(n)
+    ]
 
 
 async def _accept_rate(db: Path, events: list[dict[str, Any]], concurrent: bool) -> float:
@@ -134,22 +144,51 @@ def run(quick: bool = False) -> Section:
         scratch = Path(tempfile.mkdtemp(prefix="seamline-bench-durable-"))
         try:
             root = _workspace(scratch / "ws")
-            group.append(anyio.run(_accept_rate, scratch / f"g{attempt}.db", _events(accept_n, f"g{attempt}"), True))
-            single.append(anyio.run(_accept_rate, scratch / f"s{attempt}.db", _events(accept_n, f"s{attempt}"), False))
+            group.append(
+                anyio.run(
+                    _accept_rate, scratch / f"g{attempt}.db", _events(accept_n, f"g{attempt}"), True
+                )
+            )
+            single.append(
+                anyio.run(
+                    _accept_rate,
+                    scratch / f"s{attempt}.db",
+                    _events(accept_n, f"s{attempt}"),
+                    False,
+                )
+            )
             durable.append(anyio.run(_durable_rate, root, _events(runs_n, f"d{attempt}")))
             memory.append(anyio.run(_in_process_rate, root, _events(runs_n, f"m{attempt}")))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    g, s, d, m = Sample(tuple(group)), Sample(tuple(single)), Sample(tuple(durable)), Sample(tuple(memory))
+    g, s, d, m = (
+        Sample(tuple(group)),
+        Sample(tuple(single)),
+        Sample(tuple(durable)),
+        Sample(tuple(memory)),
+    )
     return Section(
         title="Durable processing (SQLite store, fsync at every commit)",
         method=__doc__ or "",
         rows=[
-            Row("events accepted, group commit (64 concurrent)", g, "events/s", baseline=s,
-                baseline_name="one commit per event", ratio=g.median / s.median, ratio_label="× faster"),
-            Row("events run end to end, durable, single worker", d, "events/s", baseline=m,
-                baseline_name="same flow in-process, no store", ratio=d.median / m.median,
-                ratio_label="× of in-process"),
+            Row(
+                "events accepted, group commit (64 concurrent)",
+                g,
+                "events/s",
+                baseline=s,
+                baseline_name="one commit per event",
+                ratio=g.median / s.median,
+                ratio_label="× faster",
+            ),
+            Row(
+                "events run end to end, durable, single worker",
+                d,
+                "events/s",
+                baseline=m,
+                baseline_name="same flow in-process, no store",
+                ratio=d.median / m.median,
+                ratio_label="× of in-process",
+            ),
         ],
     )
 
@@ -157,8 +196,10 @@ def run(quick: bool = False) -> Section:
 def main() -> None:
     section = run(quick=True)
     for row in section.rows:
-        print(f"{row.name}: {row.value.median:,.0f} {row.unit} vs {row.baseline_name} "
-              f"{row.baseline.median if row.baseline else 0:,.0f} ({row.ratio:.2f}{row.ratio_label})")
+        print(
+            f"{row.name}: {row.value.median:,.0f} {row.unit} vs {row.baseline_name} "
+            f"{row.baseline.median if row.baseline else 0:,.0f} ({row.ratio:.2f}{row.ratio_label})"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Both use the workspace's function table (`IntegrationFunctions`).
 
 Sets: every compliance-suite case with a result (`../shared/testsuites/jmespath-compliance`),
 and every expression of `opportunity_to_project` (the flow and its mocks) evaluated on the
-documents real runs of the six valid examples produced (each expression on every document where
+documents real runs of the valid examples produced (each expression on every document where
 it succeeds). For each expression the two sides alternate, each timed over enough calls to
 last about a millisecond; a run covers the whole set. The headline ratio is total library time
 over total seamline time for one pass over the set; the geometric mean and the slowest

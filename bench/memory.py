@@ -3,16 +3,17 @@
 A run state is what the in-process engine holds for a run: its `RunResult` (status, step trace,
 call records, emitted events) and its run document (`event`, `data`, `vars`, `steps`, `run`),
 with the sharing the engine has (a step's output is one object in the trace, the call record
-and `steps.<id>.output`). The states are those of real `opportunity_to_project` runs of the six
-valid examples, taken when the last step has run, so this is the upper bound for a run parked
+and `steps.<id>.output`). The states are those of real `opportunity_to_project` runs of the valid
+examples, taken when the last step has run, so this is the upper bound for a run parked
 in a wait. Each copy is made with `pickle.loads`, so every run owns its strings and containers,
 as runs built from separately parsed events do.
 
 Bytes per run: tracemalloc over 5,000 copies (several runs). Confirmation: a fresh process
 holding 100,000 copies, measured as the growth of its resident set. Baseline: the same
 events parsed with orjson and held as they are, which is what a hand-written in-memory queue of
-pending work would keep. The durable store (runtime/store/) keeps waiting runs on disk; its
-numbers will be added when it lands.
+pending work would keep. The durable store (runtime/store/, SQLite) is landing at the same
+time; the footprint of a waiting run there will be measured here once runs wait in it
+(bench/durable.py already measures its throughput).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import orjson
 
 from bench._timing import Row, Sample, Section
-from bench._workspace import REPO, Reference, reference
+from bench._workspace import REPO, Reference, reference, run_state
 from runtime.engine.result import RunResult
 
 RUNS = 100_000
@@ -38,22 +39,8 @@ SAMPLE = 5_000
 
 
 def run_states(ref: Reference) -> list[tuple[RunResult, dict[str, Any]]]:
-    """(result, document) of one real run per valid example, sharing objects like the engine."""
-    states = []
-    for event in ref.events:
-        result = ref.run(event)
-        assert result.succeeded, result.error
-        steps = {r.id: {"output": r.output, "status": r.status} for r in result.trace}
-        variables: dict[str, Any] = {}
-        for record in result.trace:
-            if record.kind == "set" and isinstance(record.output, dict):
-                variables.update(record.output)
-        run = {"id": result.run_id, "flow": result.flow, "version": result.version,
-               "key": result.key, "started_at": result.started_at, "hash": result.content_hash}  # fmt: skip
-        document = {"event": event, "data": event["data"], "vars": variables, "steps": steps,
-                    "run": run}  # fmt: skip
-        states.append((result, document))
-    return states
+    """(result, document) of one real run per valid example."""
+    return [run_state(ref, event) for event in ref.events]
 
 
 def _traced_bytes_per_copy(blobs: list[bytes], count: int) -> float:

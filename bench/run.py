@@ -1,8 +1,8 @@
 """Run every benchmark and write BENCHMARKS.md: `python -m bench` or `python bench/run.py`.
 
 Options: `--quick` (fewer and shorter runs, for trying things out), `--only NAME …` (some of
-flow, expressions, contracts, compile, memory, profile), `--output FILE` (default
-BENCHMARKS.md at the repository root; `-` prints to stdout).
+flow, expressions, contracts, compile, memory, durable, ingest, profile), `--output FILE`
+(default BENCHMARKS.md at the repository root; `-` prints to stdout).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: import from the reposito
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import compile as compile_bench  # noqa: E402
-from bench import contracts, expressions, flow, memory, profiling  # noqa: E402
+from bench import contracts, durable, expressions, flow, ingest, memory, profiling  # noqa: E402
 from bench._timing import Row, Section, machine  # noqa: E402
 from bench._workspace import REPO  # noqa: E402
 
@@ -29,6 +29,8 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "contracts": contracts.run,
     "compile": compile_bench.run,
     "memory": memory.run,
+    "durable": durable.run,
+    "ingest": ingest.run,
     "profile": profiling.run,
 }
 
@@ -65,9 +67,10 @@ def _summary(sections: list[Section]) -> list[str]:
                 if row.baseline is not None
                 else ""
             )
-            ratio = (
-                f"{row.ratio:.1f}{row.ratio_label and ' ' + row.ratio_label}" if row.ratio else ""
-            )
+            ratio = ""
+            if row.ratio is not None:
+                shown = f"{row.ratio:.1f}" if row.ratio >= 1 else f"{row.ratio:.3f}"
+                ratio = f"{shown} {row.ratio_label}".strip()
             met = "" if row.met is None else ("yes" if row.met else "**no**")
             lines.append(
                 f"| {row.name} | {_cell(row)} | {baseline} | {ratio} | {row.target} | {met} |"

@@ -75,8 +75,11 @@ def _hash(root: Path, files: set[str]) -> str:
     return digest.hexdigest()
 
 
-def check_workspace(root: Path | str) -> WorkspaceReport:
-    """Load, validate and compile every file of the workspace; never raises for bad input."""
+def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport:
+    """Load, validate and compile every file of the workspace; never raises for bad input.
+
+    `reuse` (hot reload): connectors and flows whose inputs did not change are taken from the
+    previous compile instead of being rebuilt, so the new Plan shares those objects with it."""
     root = Path(root).resolve()
     problems: list[Diagnostic] = []
     settings = _load_settings(root, problems)
@@ -93,7 +96,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
     problems += contract_problems
     problems += check_examples(root, contracts)
     shared = _shared_fingerprint(root)
-    cached_connectors = _CONNECTORS.get((str(root), shared))
+    cached_connectors = _CONNECTORS.get((str(root), shared)) if reuse else None
     if cached_connectors is None:
         found: list[Diagnostic] = []
         cached_connectors = (load_connectors(root, values_for, found), found)
@@ -136,7 +139,7 @@ def check_workspace(root: Path | str) -> WorkspaceReport:
         # a flow whose file and whose shared inputs (contracts, connectors, templates, lookups,
         # settings, the set of flows) did not change compiles to the same plan: reuse it
         key = (str(root), doc.source_map.file, id(doc), shared, names, frozenset(extra), dropped)
-        if key in _FLOWS:
+        if reuse and key in _FLOWS:
             plan, subflows, found = _FLOWS[key]
             problems.extend(found)
             return plan, subflows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
 import uuid
@@ -60,8 +61,26 @@ class VirtualClock(Clock):
         await anyio.sleep(0)
 
 
+_LAST_ISO: tuple[datetime | None, str] = (None, "")
+
+
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """ISO 8601 in UTC with a Z; the last answer is kept (a virtual clock only moves on sleep)."""
+    global _LAST_ISO
+    if _LAST_ISO[0] == moment:
+        return _LAST_ISO[1]
+    text = (
+        (moment if moment.tzinfo is UTC else moment.astimezone(UTC))
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
+    _LAST_ISO = (moment, text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _depth(path: tuple[str | int, ...]) -> int:
+    return sum(1 for p in path if p in _NESTING) - 1
 
 
 @dataclass
@@ -151,7 +170,7 @@ class StepRunner:
             node.kind,
             "running",
             started_at=iso(self.state.clock.now()),
-            depth=self.state.subflow_depth + sum(1 for p in node.path if p in _NESTING) - 1,
+            depth=self.state.subflow_depth + _depth(node.path),
         )
         if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
             record.status = "skipped"

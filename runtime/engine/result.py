@@ -8,7 +8,7 @@ from typing import Any
 from runtime.connectors.secrets import redact_value
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One executed (or skipped) step, as the trace shows it."""
 
@@ -26,7 +26,7 @@ class StepRecord:
     depth: int = 0  # nesting level, for indenting the trace
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
     step: str
     operation: str

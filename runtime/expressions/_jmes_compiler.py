@@ -17,213 +17,21 @@ expression.
 
 from __future__ import annotations
 
-import collections
 import operator
-from collections.abc import Callable
+import weakref
 from typing import Any
 
-from jmespath import exceptions as jp_exceptions
-from jmespath import visitor as jp_visitor
-from jmespath.functions import REVERSE_TYPES_MAP, Functions
+from jmespath.functions import Functions
 from jmespath.visitor import Options, TreeInterpreter
 
-Evaluator = Callable[[Any], Any]
+from ._jmes_calls import checked_parameters, semantics_of, type_sets
+from ._jmes_runtime import RUNTIME, Evaluator, _Expression
 
 __all__ = ["Evaluator", "compile_ast", "interpreted"]
 
-_NoneType = type(None)
 _SPLIT_INDENT = 12  # deeper code goes to its own function: Python allows 20 nested loops
-
-
-class _Expression(jp_visitor._Expression):  # noqa: SLF001 - the type jmespath's functions expect
-    """An `&expr` argument, as jmespath's functions (`sort_by`, `map` …) receive it.
-
-    Its class name is `_Expression`, so jmespath's signature checks see the type `expref`;
-    `visit(expref.expression, value)` runs the compiled body.
-    """
-
-    def __init__(self, expression: dict[str, Any], body: Evaluator, options: Options) -> None:
-        # no super().__init__: the interpreter is only built if a function asks for it
-        self.expression = expression
-        self._body = body
-        self._options = options
-
-    @property
-    def interpreter(self) -> TreeInterpreter:  # type: ignore[override]
-        return TreeInterpreter(self._options)
-
-    def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
-        if node is self.expression and len(args) == 1 and not kwargs:
-            return self._body(args[0])
-        return self.interpreter.visit(node, *args, **kwargs)
-
-
-# -- run-time helpers the generated code calls (each mirrors one TreeInterpreter detail) -------
-
-_library_equals = jp_visitor._equals  # noqa: SLF001
-_is_comparable = jp_visitor._is_comparable  # noqa: SLF001
-_is_actual_number = jp_visitor._is_actual_number  # noqa: SLF001
-_TRUTH_BY_BOOL = frozenset({str, list, dict, bool, _NoneType})  # bool(v) is JMESPath truth
-_COMPARABLE = frozenset({int, float, str})
-_WITHOUT_GET = frozenset({list, str, int, float, bool, tuple})  # `.get` would raise
-_JSON_TYPES = frozenset({str, list, dict, bool, int, float, _NoneType})
-_NUMBERS = (int, float)
-
-
-def _equals(x: Any, y: Any) -> bool:
-    """jmespath's `_equals` (0 and 1 never equal false and true), quick for JSON types."""
-    tx, ty = type(x), type(y)
-    if tx is ty:
-        return x == y
-    if tx in _JSON_TYPES and ty in _JSON_TYPES:
-        if (tx is bool and ty in _NUMBERS and y in (0, 1)) or (
-            ty is bool and tx in _NUMBERS and x in (0, 1)
-        ):
-            return False
-        return x == y
-    return _library_equals(x, y)
-
-
-def _field(value: Any, name: str) -> Any:
-    if value is None or type(value) in _WITHOUT_GET:
-        return None
-    try:
-        return value.get(name)
-    except AttributeError:
-        return None
-
-
-def _is_false(value: Any) -> bool:
-    return value == "" or value == [] or value == {} or value is None or value is False
-
-
-def _truthy(value: Any) -> bool:
-    if type(value) in _TRUTH_BY_BOOL:
-        return bool(value)
-    return not _is_false(value)
-
-
-def _not(value: Any) -> bool:
-    if _is_actual_number(value) and value == 0:
-        return False
-    return not value
-
-
-def _order(left: Any, right: Any, compare: Callable[[Any, Any], Any]) -> Any:
-    if not (_is_comparable(left) and _is_comparable(right)):
-        return None
-    return compare(left, right)
-
-
-def _index(value: Any, index: int) -> Any:
-    try:
-        return value[index]
-    except IndexError:
-        return None
-
-
-_NO_VALUES = object()
-
-
-def _values(value: Any) -> Any:
-    try:
-        return value.values()
-    except AttributeError:
-        return _NO_VALUES
-
-
-def _subtypes_ok(current: Any, groups: tuple[frozenset[type], ...]) -> bool:
-    """jmespath's `_subtype_check`, answering instead of raising (True only if it would pass)."""
-    if len(groups) == 1:
-        allowed = groups[0]
-        return all(type(element) in allowed for element in current)
-    if not current:
-        return True
-    first = type(current[0])
-    for allowed in groups:
-        if first in allowed:
-            return all(type(element) in allowed for element in current)
-    return False
-
-
-def _raise_unknown(name: str) -> Any:
-    raise jp_exceptions.UnknownFunctionError(f"Unknown function: {name}()")
-
-
-_RUNTIME = {
-    "_equals": _equals,
-    "_field": _field,
-    "_truthy": _truthy,
-    "_not": _not,
-    "_order": _order,
-    "_index": _index,
-    "_values": _values,
-    "_NO_VALUES": _NO_VALUES,
-    "_subtypes_ok": _subtypes_ok,
-    "_raise_unknown": _raise_unknown,
-    "_TB": _TRUTH_BY_BOOL,
-    "_CMP": _COMPARABLE,
-}
-
 _ORDERING = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _ORDERING_FUNC = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
-
-# jmespath's type names (as `type(x).__name__`) -> the Python types that carry them
-_PY_TYPES: dict[str, tuple[type, ...]] = {
-    "bool": (bool,),
-    "list": (list,),
-    "dict": (dict,),
-    "NoneType": (_NoneType,),
-    "str": (str,),
-    "float": (float,),
-    "int": (int,),
-    "OrderedDict": (collections.OrderedDict,),
-    "_Expression": (_Expression, jp_visitor._Expression),  # noqa: SLF001
-}
-
-
-def _arity_semantics(functions: Functions) -> str | None:
-    """Which argument checks `functions` performs: 'base', 'optional' (ours) or None (unknown)."""
-    from runtime.expressions.functions import IntegrationFunctions
-
-    cls = type(functions)
-    if cls.call_function is not Functions.call_function:
-        return None
-    for name in ("_type_check", "_type_check_single", "_get_allowed_pytypes", "_subtype_check"):
-        if getattr(cls, name) is not getattr(Functions, name):
-            return None
-    if cls._validate_arguments is Functions._validate_arguments:
-        return "base"
-    if cls._validate_arguments is IntegrationFunctions._validate_arguments:
-        return "optional"
-    return None
-
-
-def _checked_parameters(
-    signature: tuple[dict[str, Any], ...], argc: int, semantics: str
-) -> tuple[dict[str, Any], ...] | None:
-    """The parameters whose types are checked for `argc` arguments; None if the arity is wrong."""
-    if semantics == "optional" and any(p.get("optional") for p in signature):
-        required = sum(1 for p in signature if not p.get("optional"))
-        return signature[:argc] if required <= argc <= len(signature) else None
-    if signature and signature[-1].get("variadic"):
-        return signature if argc >= len(signature) else None
-    return signature if argc == len(signature) else None
-
-
-def _type_sets(types: list[str]) -> tuple[frozenset[type], tuple[frozenset[type], ...]]:
-    """(allowed top-level types, allowed element-type groups) of one parameter."""
-    top: set[type] = set()
-    groups: list[frozenset[type]] = []
-    for spec in types:
-        base, _, sub = spec.partition("-")
-        for name in REVERSE_TYPES_MAP[base]:
-            top.update(_PY_TYPES.get(name, ()))
-        if sub:
-            groups.append(
-                frozenset(t for name in REVERSE_TYPES_MAP[sub] for t in _PY_TYPES.get(name, ()))
-            )
-    return frozenset(top), tuple(groups)
 
 
 class _Codegen:
@@ -234,7 +42,7 @@ class _Codegen:
         self.functions: Functions = (
             options.custom_functions if options.custom_functions is not None else Functions()
         )
-        self.semantics = _arity_semantics(self.functions)
+        self.semantics = semantics_of(self.functions)
         self.dict_cls = options.dict_cls
         self.names: dict[str, Any] = {"_fns": self.functions}
         self.bodies: list[list[str]] = []
@@ -532,13 +340,13 @@ class _Codegen:
         bound = self.const(spec["function"].__get__(fns, type(fns)), "_f")
         sig, key = self.const(signature, "_sig"), self.const(name)
         validate = f"_fns._validate_arguments([{arg_list}], {sig}, {key})"
-        checked = _checked_parameters(signature, len(args), self.semantics)
+        checked = checked_parameters(signature, len(args), self.semantics)
         tests: list[str] = []
         try:
             for arg, param in zip(args, checked or (), strict=False):
                 if not param["types"]:
                     continue
-                top, groups = _type_sets(param["types"])
+                top, groups = type_sets(param["types"])
                 tests.append(f"type({arg}) in {self.const(top, '_t')}")
                 if groups:
                     tests.append(f"_subtypes_ok({arg}, {self.const(groups, '_g')})")
@@ -554,8 +362,10 @@ class _Codegen:
 
 
 def _subtree(node: dict[str, Any], options: Options) -> Evaluator:
+    held = weakref.ref(options)  # see _Expression
+
     def interpret(value: Any) -> Any:
-        return TreeInterpreter(options).visit(node, value)
+        return TreeInterpreter(held()).visit(node, value)
 
     return interpret
 
@@ -593,7 +403,7 @@ def compile_ast(parsed: dict[str, Any], options: Options | None = None) -> Evalu
         code = compile(source, "<jmespath>", "exec")
     except (RecursionError, SyntaxError, MemoryError):
         return None
-    namespace: dict[str, Any] = dict(_RUNTIME)
+    namespace: dict[str, Any] = dict(RUNTIME)
     exec(code, namespace)  # noqa: S102 - our own generated code, no user text is executed
     factory = namespace["_factory"]
     evaluator: Evaluator = factory(**gen.names)

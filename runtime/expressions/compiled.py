@@ -128,36 +128,33 @@ def split_interpolations(text: str) -> list[str | tuple[int, str]]:
     balanced, so `${ {a: data.x} }` is one expression.
     """
     parts: list[str | tuple[int, str]] = []
-    i = 0
+    size = len(text)
     literal_start = 0
-    while i < len(text):
-        if text.startswith("${", i):
-            if i > literal_start:
-                parts.append(text[literal_start:i])
-            depth, j, quote = 1, i + 2, ""
-            while j < len(text) and depth:
-                ch = text[j]
-                if quote:
-                    if ch == "\\":
-                        j += 1
-                    elif ch == quote:
-                        quote = ""
-                elif ch in "'\"`":
-                    quote = ch
-                elif ch == "{":
-                    depth += 1
-                elif ch == "}":
-                    depth -= 1
-                j += 1
-            if depth:
-                raise InterpolationSyntaxError(i, "`${` is never closed by `}`")
-            inner = text[i + 2 : j - 1]
-            lead = len(inner) - len(inner.lstrip())
-            parts.append((i + 2 + lead, inner.strip()))
-            i = literal_start = j
-        else:
-            i += 1
-    if literal_start < len(text):
+    while (i := text.find("${", literal_start)) >= 0:  # literal text is skipped, not scanned
+        if i > literal_start:
+            parts.append(text[literal_start:i])
+        depth, j, quote = 1, i + 2, ""
+        while j < size and depth:
+            ch = text[j]
+            if quote:
+                if ch == "\\":
+                    j += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch in "'\"`":
+                quote = ch
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            j += 1
+        if depth:
+            raise InterpolationSyntaxError(i, "`${` is never closed by `}`")
+        inner = text[i + 2 : j - 1]
+        lead = len(inner) - len(inner.lstrip())
+        parts.append((i + 2 + lead, inner.strip()))
+        literal_start = j
+    if literal_start < size:
         parts.append(text[literal_start:])
     return parts
 

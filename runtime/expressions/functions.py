@@ -37,7 +37,7 @@ from ._functions_collections import COLLECTION_DOCS, CollectionFunctions
 from ._functions_dates import DATE_DOCS, DateFunctions
 from ._functions_money import MONEY_DOCS, MoneyFunctions
 from ._functions_strings import STRING_DOCS, StringFunctions
-from ._jmes_compiler import function_caller
+from ._jmes_calls import function_caller
 
 __all__ = [
     "CATEGORIES",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from jinja2 import (
 )
 from jinja2.filters import do_tojson
 from jinja2.nodes import EvalContext
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -57,6 +59,12 @@ def _included_names(ast: nodes.Template) -> list[str]:
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+# attributes the immutable sandbox lets through unchanged: read-only dict methods, and the
+# loop counters and flags (ints and booleans)
+_DICT_READERS = frozenset({"get", "keys", "values", "items"})
+_LOOP_NUMBERS = frozenset(
+    {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"}
+)
 _JSON_ENCODER = json.JSONEncoder(sort_keys=True)  # what `json.dumps(v, sort_keys=True)` uses
 
 
@@ -69,11 +77,17 @@ class _Environment(ImmutableSandboxedEnvironment):
     """
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
-            try:
-                return obj[attribute]
-            except KeyError:
-                return self.undefined(obj=obj, name=attribute)
+        kind = type(obj)
+        if kind is dict and type(attribute) is str:
+            if attribute not in _DICT_ATTRIBUTES:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    return self.undefined(obj=obj, name=attribute)
+            if attribute in _DICT_READERS:  # what the sandbox would allow after its checks
+                return getattr(obj, attribute)
+        elif kind is LoopContext and attribute in _LOOP_NUMBERS:
+            return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
 
@@ -105,6 +119,10 @@ class CompiledTemplate:
         self.source_name = source_name
         self._template = template
         self._as_json = as_json
+        if isinstance(template.globals, ChainMap):
+            # every render copies the globals into a new context; copying a dict is one C call,
+            # a ChainMap is a lookup per name. The environment's globals are final by now.
+            template.globals = dict(template.globals)
 
     def render(self, document: Mapping[str, Any]) -> Any:
         try:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +85,18 @@ class CompiledExpression:
                 f"expression `{self.source}` failed: {exc}", source=self.source
             ) from exc
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # generated code is not picklable: a copy is rebuilt from the parse, and compiles anew
+        return (
+            CompiledExpression,
+            (self.source, self._parsed, self._options),
+            {"_native": self._native},
+        )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._native = state["_native"]
+        self._evaluate = self._first if self._native else self._interpret
+
     def __repr__(self) -> str:
         return f"CompiledExpression({self.source!r})"
 
@@ -93,17 +105,19 @@ class CompiledExpression:
 # switch for diagnosing a suspected difference; the compliance suite keeps both paths equal).
 NATIVE = os.environ.get("SEAMLINE_JMESPATH", "compiled").strip().lower() != "interpreted"
 
-_CACHE_ATTRIBUTE = "_seamline_compiled"
+# options object -> {expression text -> generated function, or None if it cannot be compiled}
+_generated: weakref.WeakKeyDictionary[Options, dict[str, Evaluator | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _native_evaluator(expr: CompiledExpression) -> Evaluator:
     """The generated function for `expr`, shared per options object; the library if none."""
     options = expr._options  # noqa: SLF001 - same module
-    cache: dict[str, Evaluator | None] | None = getattr(options, _CACHE_ATTRIBUTE, None)
-    if cache is None:
+    try:
+        cache = _generated.setdefault(options, {})
+    except TypeError:  # an options object that cannot be weakly referenced: no sharing
         cache = {}
-        with contextlib.suppress(AttributeError):  # an Options-like object without __dict__
-            setattr(options, _CACHE_ATTRIBUTE, cache)
     if expr.source in cache:
         evaluator = cache[expr.source]
     else:
@@ -211,6 +225,42 @@ def references(expr: CompiledExpression) -> Iterator[Reference]:
     return iter(found)
 
 
+def _occurrences(source: str, names: list[str]) -> list[int]:
+    r"""Where `a` (or `a . b`) starts in `source`, not right after a word character or a dot:
+    the starts of `re.finditer(r"(?<![\w.])a\s*\.\s*b", source)`, without a regex per name
+    (workspaces have thousands of names; the `re` cache holds 512 patterns)."""
+    first, second = names[0], names[1] if len(names) > 1 else None
+    starts: list[int] = []
+    size, pos = len(source), 0
+    while pos <= size:
+        i = source.find(first, pos)
+        if i < 0:
+            break
+        before = source[i - 1] if i else ""
+        end = i + len(first)
+        if before and (before.isalnum() or before in "_."):
+            end = -1
+        elif second is not None:
+            dot = end
+            while dot < size and source[dot].isspace():
+                dot += 1
+            end = -1
+            if dot < size and source[dot] == ".":
+                after = dot + 1
+                while after < size and source[after].isspace():
+                    after += 1
+                for j in range(after, dot, -1):  # `\s*` is greedy, then gives back
+                    if source.startswith(second, j):
+                        end = j + len(second)
+                        break
+        if end < 0:
+            pos = i + 1
+            continue
+        starts.append(i)
+        pos = end if end > i else i + 1
+    return starts
+
+
 def _find_references(expr: CompiledExpression) -> Iterator[Reference]:
     source = expr.source
 
@@ -218,10 +268,10 @@ def _find_references(expr: CompiledExpression) -> Iterator[Reference]:
 
     def offset_of(names: list[str]) -> int:
         # the n-th occurrence in the AST is the n-th in the text (the walk is left to right)
-        pattern = r"\s*\.\s*".join(re.escape(n) for n in names[:2])
-        starts = [m.start() for m in re.finditer(r"(?<![\w.])" + pattern, source)]
-        index = seen.get(pattern, 0)
-        seen[pattern] = index + 1
+        key = "\0".join(names[:2])
+        starts = _occurrences(source, names[:2])
+        index = seen.get(key, 0)
+        seen[key] = index + 1
         return starts[index] if index < len(starts) else (starts[-1] if starts else 0)
 
     def walk(node: dict[str, Any], rooted: bool) -> Iterator[Reference]:

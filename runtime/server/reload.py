@@ -11,6 +11,7 @@ the log; the store has no table for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -34,6 +35,7 @@ WATCHED_DIRS = ("flows", "contracts", "connectors")
 WATCHED_FILES = ("seamline.yaml",)
 SUFFIXES = (".yaml", ".yml", ".json", ".j2", ".csv")
 HISTORY = 100
+COALESCE = 0.01  # seconds: batches of the two watchers that arrive this close are one reload
 
 
 class ReloadRejected(Exception):  # noqa: N818 - a verdict, carried to the reload record
@@ -123,15 +125,9 @@ class Reloader:
         async with self._lock:
             started = time.perf_counter()
             old = self.current()
-            report: WorkspaceReport = await anyio.to_thread.run_sync(check_workspace, self.root)
-            errors = [d for d in report.diagnostics if d.severity == "error"]
-            if report.plan is not None:
-                try:
-                    await self.apply(report.plan)
-                except ReloadRejected as rejected:
-                    errors = rejected.diagnostics
-            ok = report.plan is not None and not errors
-            new = report.plan if ok else None
+            plan, errors = await self._compile_and_apply()
+            ok = plan is not None and not errors
+            new = plan if ok else None
             before, after = flow_hashes(old), flow_hashes(new)
             record = ReloadRecord(
                 at=_iso(time.time()),
@@ -151,6 +147,23 @@ class Reloader:
             if self.observe is not None:
                 self.observe(record)
             return record
+
+    async def _compile_and_apply(self) -> tuple[Plan | None, list[Diagnostic]]:
+        """The compiled plan and the problems that keep it from serving (none: it serves)."""
+        try:
+            report: WorkspaceReport = await anyio.to_thread.run_sync(
+                functools.partial(check_workspace, self.root, reuse=True)
+            )
+            errors = [d for d in report.diagnostics if d.severity == "error"]
+            if report.plan is not None and not errors:
+                await self.apply(report.plan)
+            return report.plan, errors
+        except ReloadRejected as rejected:
+            return None, rejected.diagnostics
+        except Exception as exc:  # a bug or a store failure must not take the server down
+            log.exception("reload failed")
+            message = f"the reload failed: {type(exc).__name__}: {exc} (see the server log)"
+            return None, [Diagnostic("seamline.yaml", 1, 1, "", "server.reload_failed", message)]
 
     def _log(self, record: ReloadRecord) -> None:
         files = ", ".join(record.files) or "(none)"
@@ -196,35 +209,48 @@ class Reloader:
     async def watch(self, stop: anyio.Event) -> None:
         """Reload on every (debounced) change until `stop` is set."""
         while not stop.is_set():
-            dirs = [self.root / d for d in WATCHED_DIRS if (self.root / d).is_dir()]
-            changes: anyio.abc.ObjectSendStream[set[tuple[Change, str]]]
-            changes, received = anyio.create_memory_object_stream[set[tuple[Change, str]]](100)
-            restart = anyio.Event()
-            async with anyio.create_task_group() as group:
-                # the folders recursively, the root alone (seamline.yaml, new folders): the
-                # store under .seamline/ changes all the time and is never watched
-                if dirs:
-                    group.start_soon(self._watch, dirs, True, changes.clone(), stop, restart)
-                group.start_soon(self._watch, [self.root], False, changes, stop, restart)
-                async with received:
-                    async for batch in received:
-                        await self._coalesce(batch, received)
-                        if any(self._rel(p) in WATCHED_DIRS for _, p in batch):
-                            restart.set()  # a folder appeared or went: watch the new set
-                        await self.reload([r for _, p in batch if (r := self._rel(p))], "watch")
-                        if restart.is_set():
-                            break
-                group.cancel_scope.cancel()
+            try:
+                await self._watch_once(stop)
+            except Exception:  # e.g. a watched folder removed under the watcher: start over
+                log.warning("file watching failed; restarting it", exc_info=True)
+                await anyio.sleep(0.5)
+
+    async def _watch_once(self, stop: anyio.Event) -> None:
+        """Watch the folders that exist now, until stopped or until a folder appears or goes."""
+        if stop.is_set():
+            return
+        dirs = [self.root / d for d in WATCHED_DIRS if (self.root / d).is_dir()]
+        changes: anyio.abc.ObjectSendStream[set[tuple[Change, str]]]
+        changes, received = anyio.create_memory_object_stream[set[tuple[Change, str]]](100)
+        restart = anyio.Event()
+        async with anyio.create_task_group() as group:
+            # the folders recursively, the root alone (seamline.yaml, new folders): the
+            # store under .seamline/ changes all the time and is never watched
+            if dirs:
+                group.start_soon(self._watch, dirs, True, changes.clone(), stop, restart)
+            group.start_soon(self._watch, [self.root], False, changes, stop, restart)
+            async with received:
+                async for batch in received:
+                    await self._coalesce(batch, received)
+                    if any(self._rel(p) in WATCHED_DIRS for _, p in batch):
+                        restart.set()  # a folder appeared or went: watch the new set
+                    await self.reload([r for _, p in batch if (r := self._rel(p))], "watch")
+                    if restart.is_set():
+                        break
+            group.cancel_scope.cancel()
 
     async def _coalesce(
         self,
         batch: set[tuple[Change, str]],
         received: anyio.abc.ObjectReceiveStream[set[tuple[Change, str]]],
     ) -> None:
-        """Add whatever else arrives within the debounce window (an editor's save is several writes)."""
+        """Add what the other watcher reports right after (each has debounced its own changes)."""
         while True:
-            with anyio.move_on_after(self.debounce):
-                batch |= await received.receive()
+            with anyio.move_on_after(COALESCE):
+                try:
+                    batch |= await received.receive()
+                except anyio.EndOfStream:  # the watchers stopped
+                    return
                 continue
             return
 

@@ -63,17 +63,23 @@ class ForEachStep(StepNodeBase):
                 f"for_each `{self.items.source}` gave {type(items).__name__}, expected a list"
             )
         results: list[Any] = [None] * len(items)
-        limiter = anyio.Semaphore(self.concurrency)
+        limiter = anyio.Semaphore(self.concurrency) if 1 < self.concurrency < len(items) else None
 
         async def one(index: int, item: Any) -> None:
-            async with limiter:
-                child = rc.fork({self.name: item, "index": index}, f"{self.id}[{index}]")
-                last = await child.run_steps(self.steps)
-                results[index] = (
-                    self.output.evaluate(child.document) if self.output is not None else last
-                )
+            if limiter is not None:
+                async with limiter:
+                    await iteration(index, item)
+            else:
+                await iteration(index, item)
 
-        if self.concurrency == 1:
+        async def iteration(index: int, item: Any) -> None:
+            child = rc.fork({self.name: item, "index": index}, f"{self.id}[{index}]")
+            last = await child.run_steps(self.steps)
+            results[index] = (
+                self.output.evaluate(child.document) if self.output is not None else last
+            )
+
+        if self.concurrency == 1 or len(items) <= 1:
             for index, item in enumerate(items):
                 await one(index, item)
         else:

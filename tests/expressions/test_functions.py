@@ -101,7 +101,7 @@ def test_lookup_missing_key_message() -> None:
         search("lookup('legal_entities', 'XX01')")
     assert str(info.value) == (
         "lookup table 'legal_entities' has no key 'XX01' (hint: add the key to "
-        "flows/lookups/legal_entities.yaml (or .csv), declare a default under \"*\", or pass one: "
+        'flows/lookups/legal_entities.yaml (or .csv), declare a default under "*", or pass one: '
         "lookup('legal_entities', key, `null`))"
     )
     assert (info.value.table, info.value.key, info.value.available) == ("legal_entities", "XX01", 2)

@@ -392,7 +392,7 @@ def test_the_template_function_caller_agrees_with_call_function() -> None:
     """Jinja templates call functions through `function_caller`: same results, same errors."""
     import itertools
 
-    from runtime.expressions._jmes_compiler import function_caller
+    from runtime.expressions._jmes_calls import function_caller
 
     functions = IntegrationFunctions(lookups=EXAMPLE_LOOKUPS)
     samples = [None, True, 0, 1, 2.5, -3, "", "EUR", "2026-01-31", "30d", "DE01", [], [1, 2],
