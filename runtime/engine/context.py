@@ -359,7 +359,7 @@ class StepRunner:
                 if not exc.transient or attempt >= retry.attempts:
                     raise StepError(
                         flow=self.flow,
-                        step=label,
+                        step=record.label if record else label,  # the step that failed
                         attempt=attempt,
                         code=f"connector.{exc.error_class}",
                         message=str(exc),
