@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from runtime.cli._output import console, err_console
-from runtime.demo import SCALES, DataDirError, Demo, DemoError, DemoOptions, next_steps
+from runtime.demo import SCALES, ApiError, DataDirError, Demo, DemoError, DemoOptions, next_steps
 
 
 @click.command("demo")
@@ -58,8 +58,12 @@ def demo_command(
     """
     options = DemoOptions(data_dir=data_dir, scale=scale, seed=seed, workspace=workspace)
     progress = Progress(
-        TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, disable=as_json,
+        TextColumn("{task.description:<44}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
     )
     tasks: dict[str, Any] = {}
 
@@ -72,7 +76,7 @@ def demo_command(
     try:
         with progress:
             summary = demo.run()
-    except (DemoError, DataDirError) as exc:
+    except (DemoError, DataDirError, ApiError, TimeoutError) as exc:
         demo.stop()
         err_console.print(f"[red]error[/red]: {escape(str(exc))}")
         sys.exit(1)
@@ -106,7 +110,9 @@ def _serve_until_signal(demo: Demo) -> None:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        data_dir = demo.options.data_dir
         demo.stop()
+        console.print(f"stopped; the databases are in {escape(str(data_dir))}")
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -124,8 +130,8 @@ def print_summary(summary: dict[str, Any], runtime_url: str | None) -> None:
         f"{summary['seed']}) in {summary['elapsed_seconds']:.0f} s, on {escape(summary['runtime'])}"
     )
     console.print(
-        f"played: {played['accounts']} accounts ({played['incomplete_accounts']} without a tax id, "
-        f"{played['duplicate_accounts']} entered twice, {played['account_updates']} edited), "
+        f"played: {played['accounts']} accounts (and {played['incomplete_accounts']} without a "
+        f"tax id, {played['duplicate_accounts']} entered twice; {played['account_updates']} edited), "
         f"{played['deals']} deals won ({played['northwind_deals']} for Northwind UK, "
         f"{played['rule_breaking_deals']} breaking finance rules), {played['timesheets']} timesheets "
         f"approved, {played['change_orders']} change orders, {played['invoices_posted']} invoices "
@@ -140,12 +146,21 @@ def print_summary(summary: dict[str, Any], runtime_url: str | None) -> None:
     statuses = ["succeeded", "dead_lettered", "failed"]
     runs = _table(
         f"runs by flow and status ({summary['runs_total']} runs)",
-        "flow", "succeeded", "dead-lettered", "failed", "other", "total",
+        "flow",
+        "succeeded",
+        "DLQ",
+        "failed",
+        "other",
+        "total",
     )
     for flow, counts in summary["runs"].items():
         other = sum(n for s, n in counts.items() if s not in statuses)
-        runs.add_row(escape(flow), *(str(counts.get(s, 0)) for s in statuses), str(other),
-                     str(sum(counts.values())))
+        runs.add_row(
+            escape(flow),
+            *(str(counts.get(s, 0)) for s in statuses),
+            str(other),
+            str(sum(counts.values())),
+        )
     console.print(runs)
     dead = _table("dead letters by reason", "error code", "runs", "flows")
     for code, entry in summary["dead_letters"].items():

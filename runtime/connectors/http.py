@@ -131,11 +131,11 @@ class HttpConnectorConfig(ConnectorConfig):
     )
 
 
-
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One TLS context for every client: building one costs ~0.1 s (it loads the CA bundle)."""
     return ssl.create_default_context()
+
 
 @dataclass
 class HttpOperation:
@@ -230,7 +230,9 @@ class HttpConnector:
     operations: dict[str, HttpOperation] = field(default_factory=dict)
     kind: str = "http"
     _clients: dict[int, httpx.AsyncClient] = field(default_factory=dict, repr=False)
-    _loops: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = field(default_factory=dict, repr=False)
+    _loops: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = field(
+        default_factory=dict, repr=False
+    )
     _origin: str | None = field(default=None, repr=False)
 
     def operation(self, name: str) -> HttpOperation | None:
@@ -258,7 +260,9 @@ class HttpConnector:
                     self._loops.pop(key, None)
                     self._clients.pop(key, None)
             client = httpx.AsyncClient(
-                base_url=resolve_setting(self.base_url), headers=self.headers, limits=self.limits,
+                base_url=resolve_setting(self.base_url),
+                headers=self.headers,
+                limits=self.limits,
                 verify=_tls_context(),
             )
             self._clients[id(running)] = client

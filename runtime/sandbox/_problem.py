@@ -57,6 +57,7 @@ TITLES = {
     409: "Conflict",
     422: "Unprocessable Content",
     429: "Too Many Requests",
+    500: "Internal Server Error",
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }

@@ -9,11 +9,11 @@ SQLite transaction together with the idempotency record and the outbox rows they
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,12 +28,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.sandbox._problem import Problem
-from runtime.sandbox._store import Store, Table, now_iso, strip_rowid
+from runtime.sandbox._store import Store, Table, now_iso
 from runtime.sandbox.faults import FaultConfig, FaultInjector
 from runtime.sandbox.ratelimit import RateLimit, TokenBucket
 from runtime.sandbox.webhooks import WebhookDispatcher, cloud_event
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+log = logging.getLogger("seamline.sandbox")
 
 
 @dataclass
@@ -78,6 +79,8 @@ class Call:
 
     def page(self, table: str, filters: Mapping[str, Any]) -> dict[str, Any]:
         """A page of `table` filtered by doc fields, in the service's pagination style."""
+        from runtime.sandbox._pages import PAGERS
+
         return PAGERS[self.service.page_style](self, table, dict(filters))
 
 
@@ -113,6 +116,18 @@ class Service:
     def counts(self) -> dict[str, int]:
         """Records per business table."""
         return {name: self.store.count(name) for name in self.store.tables}
+
+    def replays(self, exclude_prefix: str | None = None) -> int:
+        """Requests answered from the idempotency store: writes a retry did not repeat (those
+        whose key starts with `exclude_prefix` left out)."""
+        sql, params = "SELECT COALESCE(SUM(replays), 0) FROM _idempotency", ()
+        if exclude_prefix:
+            sql, params = (
+                sql + " WHERE substr(key, 1, ?) != ?",
+                (len(exclude_prefix), exclude_prefix),
+            )
+        row = self.store.one(sql, params)
+        return int(row[0]) if row else 0
 
     def set_faults(self, faults: FaultConfig) -> None:
         self.faults.config = faults
@@ -174,6 +189,10 @@ class Service:
                         self._remember(key, call, request, reply)
             except Problem as problem:
                 return problem.response()
+            except Exception as exc:  # a bug or unexpected input: rolled back, said as JSON
+                log.exception("%s %s %s failed", self.name, request.method, request.url.path)
+                detail = f"{type(exc).__name__}: {exc}"
+                return Problem(500, "internal_error", detail).response()
             if call.emitted:
                 self.webhooks.kick()
             return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
@@ -198,6 +217,7 @@ class Service:
                 "with a different request; use a new key for a different request",
                 idempotency_key=key,
             )
+        self.store.execute("UPDATE _idempotency SET replays = replays + 1 WHERE key = ?", (key,))
         return JSONResponse(
             json.loads(row["body"]),
             status_code=row["status"],
@@ -327,71 +347,3 @@ class Gate:
 
 async def _discard(message: Any) -> None:
     return None
-
-
-# ── pagination, one style per system (so connectors meet all three) ─────────────────────
-def _limit(call: Call, name: str = "limit", default: int = 50) -> int:
-    try:
-        return max(1, min(int(call.query.get(name, default)), 200))
-    except ValueError as exc:
-        raise Problem(400, "bad_query", f"{name} must be an integer") from exc
-
-
-def _cursor_page(call: Call, table: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """CRM: `?limit=&cursor=` → `{items, next_cursor}` (an opaque cursor, null on the last page)."""
-    limit, after = _limit(call), None
-    if call.query.get("cursor"):
-        try:
-            after = int(base64.urlsafe_b64decode(call.query["cursor"].encode()).decode()[2:])
-        except ValueError as exc:
-            raise Problem(400, "bad_query", "cursor is not valid") from exc
-    rows = call.store.find(table, filters, limit=limit + 1, after=after)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cursor = base64.urlsafe_b64encode(f"r:{rows[-1]['_rowid']}".encode()).decode() if more else None
-    return {"items": [strip_rowid(r) for r in rows], "next_cursor": cursor}
-
-
-def _link_page(call: Call, table: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """PSA: `?page=&per_page=` → `{items, page, per_page, links: {next}}` (an absolute URL)."""
-    per_page = _limit(call, "per_page")
-    try:
-        page = max(1, int(call.query.get("page", 1)))
-    except ValueError as exc:
-        raise Problem(400, "bad_query", "page must be an integer") from exc
-    rows = call.store.find(table, filters, limit=per_page + 1, offset=(page - 1) * per_page)
-    more = len(rows) > per_page
-    params = dict(call.query) | {"page": str(page + 1), "per_page": str(per_page)}
-    base = call.url.split("?", 1)[0]
-    next_url = f"{base}?{QueryParams(params)}" if more else None
-    return {
-        "items": [strip_rowid(r) for r in rows[:per_page]],
-        "page": page,
-        "per_page": per_page,
-        "links": {"next": next_url},
-    }
-
-
-def _offset_page(call: Call, table: str, filters: dict[str, Any]) -> dict[str, Any]:
-    """ERP: `?offset=&limit=` → `{items, offset, limit, total, has_more}`."""
-    limit = _limit(call)
-    try:
-        offset = max(0, int(call.query.get("offset", 0)))
-    except ValueError as exc:
-        raise Problem(400, "bad_query", "offset must be an integer") from exc
-    rows = call.store.find(table, filters, limit=limit, offset=offset)
-    total = call.store.count(table, filters)
-    return {
-        "items": [strip_rowid(r) for r in rows],
-        "offset": offset,
-        "limit": limit,
-        "total": total,
-        "has_more": offset + len(rows) < total,
-    }
-
-
-PAGERS: dict[str, Callable[[Call, str, dict[str, Any]], dict[str, Any]]] = {
-    "cursor": _cursor_page,
-    "link": _link_page,
-    "offset": _offset_page,
-}

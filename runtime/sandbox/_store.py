@@ -23,7 +23,8 @@ MACHINERY = """
 CREATE TABLE IF NOT EXISTS _sequences (name TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS _idempotency (
     key TEXT PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
+    status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
+    replays INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS _outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, type TEXT NOT NULL,
     subject TEXT, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
@@ -80,6 +81,11 @@ class Store:
         self.conn = connect(path)
         self._lock = threading.RLock()
         self.conn.executescript(MACHINERY + "\n".join(t.ddl() for t in tables))
+        columns = {r["name"] for r in self.conn.execute("PRAGMA table_info(_idempotency)")}
+        if "replays" not in columns:  # a database made before replays were counted
+            self.conn.execute(
+                "ALTER TABLE _idempotency ADD COLUMN replays INTEGER NOT NULL DEFAULT 0"
+            )
 
     def close(self) -> None:
         self.conn.close()

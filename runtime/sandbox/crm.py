@@ -77,6 +77,8 @@ STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won
 CLOSED_WON = "Closed Won"
 # account numbers carry the contracting entity: ACC-1xxxx US01, ACC-2xxxx UK01, …
 ENTITY_DIGIT = {"US01": "1", "UK01": "2", "DE01": "3", "FR01": "4"}
+# legal entities that only version 3 of crm.opportunity.closed_won knows (acquired firms)
+V3_ENTITIES = frozenset({"UK02"})
 LINE_KEYS = ("line_id", "description", "role", "hours", "rate", "amount")
 MILESTONE_KEYS = ("milestone_id", "name", "due_date", "amount")
 
@@ -273,16 +275,26 @@ def _announce_won(call: Call, opportunity: dict[str, Any]) -> None:
                 "practice",
             )
         },
-        "lines": [{k: line.get(k) for k in LINE_KEYS} for line in opportunity.get("lines") or []],
+        "lines": [
+            {k: line.get(k) for k in LINE_KEYS} for line in _objects(opportunity.get("lines"))
+        ],
         "milestones": [
-            {k: m.get(k) for k in MILESTONE_KEYS} for m in opportunity.get("milestones") or []
+            {k: m.get(k) for k in MILESTONE_KEYS} for m in _objects(opportunity.get("milestones"))
         ]
         or None,
         "purchase_order": opportunity.get("purchase_order"),
         "payment_terms": opportunity.get("payment_terms"),
     }
-    version = 2 if data["purchase_order"] or data["payment_terms"] else 1
+    # v3 adds the acquired entity UK02; v2 the purchase order and payment terms; else v1
+    if data["legal_entity"] in V3_ENTITIES:
+        version = 3
+    else:
+        version = 2 if data["purchase_order"] or data["payment_terms"] else 1
     call.emit("crm.opportunity.closed_won", opportunity["id"], clean(data), version)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 # ── change orders ───────────────────────────────────────────────────────────────────────

@@ -239,6 +239,8 @@ def create_contract(call: Call) -> Any:
     if body["billing_model"] not in schedules.SCHEDULE_TYPES:
         raise Problem(422, "validation", f"billing_model must be one of {schedules.SCHEDULE_TYPES}")
     lines = body.get("lines") or []
+    if not all(isinstance(line, dict) for line in lines):
+        raise Problem(422, "validation", "every contract line must be an object")
     if lines and cents(total(line.get("amount", 0) for line in lines)) != cents(
         body["total_value"]
     ):

@@ -7,6 +7,8 @@ a SQL connector (`legacy_url(path)` is its SQLAlchemy URL). What makes it legacy
 - money in integer pence (`CONTRACT_VAL_P`, `NET_P` …), currency in `CCY` (GBP, some EUR);
 - one-letter status codes, explained in `CODE_TABLE` (CUST_STATUS A/H/X, CONTRACT_STATUS
   O/C/S/P, BILL_TYPE FF/TM/MS, VAT_CD S/Z/E/R, INV_STATUS D/P/F/X);
+- a default VAT code per customer (`VAT_CD`: S standard-rated UK, R reverse charge for EU
+  customers), which its invoices take;
 - VAT numbers typed by hand (`GB 284 6130 79`, some missing), and a customer the group already
   has in its ERP (a duplicate to find when migrating);
 - `LAST_UPD_TS` on every row, for a watermark poller.
@@ -39,6 +41,7 @@ CREATE TABLE CUST_MASTER (
     CTRY_CODE   CHAR(2)     NOT NULL DEFAULT 'GB',
     ACCT_CODE   CHAR(4)     NOT NULL DEFAULT '1100',
     CCY         CHAR(3)     NOT NULL DEFAULT 'GBP',
+    VAT_CD      CHAR(1)     NOT NULL DEFAULT 'S',
     PAY_TERMS   INTEGER     NOT NULL DEFAULT 30,
     CREDIT_LIM  INTEGER     NOT NULL DEFAULT 0,
     STATUS_CD   CHAR(1)     NOT NULL DEFAULT 'A',
@@ -238,7 +241,7 @@ def _seed(conn: sqlite3.Connection, rng: random.Random, count: int) -> None:
         ccy = "EUR" if country == "IE" else "GBP"
         status = rng.choices("AHX", weights=(85, 8, 7))[0]
         conn.execute(
-            "INSERT INTO CUST_MASTER VALUES (?, ?, ?, ?, NULL, ?, ?, ?, '1100', ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO CUST_MASTER VALUES (?, ?, ?, ?, NULL, ?, ?, ?, '1100', ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cust_no,
                 name,
@@ -248,6 +251,7 @@ def _seed(conn: sqlite3.Connection, rng: random.Random, count: int) -> None:
                 post,
                 country,
                 ccy,
+                "R" if country == "IE" else "S",
                 rng.choice((30, 30, 45, 60)),
                 rng.randrange(2, 40) * 500000,
                 status,

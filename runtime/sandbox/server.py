@@ -138,12 +138,18 @@ class Sandbox:
             out["northwind_uk"] = count_records(self.legacy_path)
         return out
 
+    def replays(self, exclude_prefix: str | None = None) -> dict[str, int]:
+        """Per system, writes answered from its idempotency store (`Idempotent-Replayed`),
+        leaving out keys that start with `exclude_prefix`."""
+        return {name: s.service.replays(exclude_prefix) for name, s in self.servers.items()}
+
     def set_faults(self, faults: FaultConfig, *services: str) -> None:
         for name in services or tuple(self.servers):
             self.servers[name].service.set_faults(faults)
 
-    def set_webhook(self, url: str | None, secret: str | None = None) -> None:
-        for server in self.servers.values():
+    def set_webhook(self, url: str | None, secret: str | None = None, *services: str) -> None:
+        """Where (and with which secret) the given systems, default all, send their webhooks."""
+        for server in (self.servers[name] for name in services or tuple(self.servers)):
             server.service.webhooks.url = url
             if secret:
                 server.service.webhooks.secret = secret

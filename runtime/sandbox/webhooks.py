@@ -78,12 +78,18 @@ def cloud_event(
     }
 
 
+# answers that no retry can change (a malformed or invalid event): delivery ends as `rejected`
+# at once; anything else (401 during a key rotation, 408, 409, 429, 5xx) is retried
+REFUSED = frozenset({400, 404, 410, 413, 415, 422})
+
+
 class WebhookDispatcher:
     """Delivers the outbox of one service, oldest first, to `url` (when one is set).
 
     Events are written to `_outbox` in the same transaction as the change they announce, so a
     change is never announced without having happened, nor lost when the receiver is down.
-    Failed deliveries are retried with exponential backoff, then marked `failed`.
+    Failed deliveries are retried with exponential backoff, then marked `failed`; an event the
+    receiver refuses as such (400, 404, 410, 413, 415, 422) is marked `rejected` at once.
     """
 
     def __init__(
@@ -163,7 +169,11 @@ class WebhookDispatcher:
             while True:
                 if self.url and client is None:
                     client = httpx.AsyncClient(timeout=self.timeout)
-                delivered = await self._deliver_due(client) if client and self.url else 0
+                try:
+                    delivered = await self._deliver_due(client) if client and self.url else 0
+                except Exception:  # keep delivering whatever one bad row or URL did
+                    log.exception("webhook delivery of %s failed", self.service)
+                    delivered = 0
                 if delivered:
                     continue
                 self._wake.clear()
@@ -181,7 +191,7 @@ class WebhookDispatcher:
         )
         for row in rows:
             body = row["body"].encode()
-            error = None
+            error, final = None, False
             try:
                 response = await client.post(
                     str(self.url),
@@ -195,6 +205,7 @@ class WebhookDispatcher:
                 )
                 if response.status_code >= 300:
                     error = f"HTTP {response.status_code}: {response.text[:200]}"
+                    final = response.status_code in REFUSED
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             attempts = row["attempts"] + 1
@@ -205,7 +216,10 @@ class WebhookDispatcher:
                     (attempts, now_iso(), row["seq"]),
                 )
             else:
-                status = "failed" if attempts >= self.max_attempts else "pending"
+                if final:
+                    status = "rejected"
+                else:
+                    status = "failed" if attempts >= self.max_attempts else "pending"
                 log.warning("webhook %s-%s: %s", self.service, row["seq"], error)
                 self.store.execute(
                     "UPDATE _outbox SET status = ?, attempts = ?, last_error = ?, "

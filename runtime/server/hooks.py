@@ -24,6 +24,7 @@ from runtime.errors import ConnectorError
 from runtime.server._problem import problem
 from runtime.server._routes import Endpoint, path
 from runtime.server.auth import AuthConfigError
+from runtime.server.ingress import EVENT_BODIES, INGEST_RESPONSES, ingest, read_body
 from runtime.spec.common import parse_duration
 from runtime.spec.settings import WorkspaceSettings
 
@@ -126,8 +127,6 @@ class ReplayCache:
 
 
 def endpoints(state: ServerState) -> list[Endpoint]:
-    from runtime.server.ingress import EVENT_BODIES, INGEST_RESPONSES, ingest, read_body
-
     async def post_hook(request: Request) -> Response:
         source = request.path_params["source"]
         key = state.hook_keys.get(source)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from runtime.compiler.plan import Plan
-from runtime.engine.executor import event_document
+from runtime.engine.executor import event_document, select_variant
 from runtime.engine.ingest import Rejection, accept, check
 from runtime.expressions.jmes import is_truthy
 from runtime.server._cloudevents import BATCH, STRUCTURED, RequestError, parse_events
@@ -31,7 +31,12 @@ if TYPE_CHECKING:
 
 RETRY_AFTER_BACKLOG = 2  # seconds
 RETRY_AFTER_DRAINING = 5
-STATUS = {"envelope.invalid": 400, "contract.violation": 422, "contract.unknown": 422}
+STATUS = {
+    "envelope.invalid": 400,
+    "contract.violation": 422,
+    "contract.unknown": 422,
+    "envelope.unstorable": 422,
+}
 
 EVENT_BODIES = {
     STRUCTURED: {"type": "object", "description": "One CloudEvent (structured mode)."},
@@ -73,21 +78,30 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
 
 
 def preview(plan: Plan, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runs the event will start on `plan`: matching type, truthy filter, and the run key.
+    """The runs the event will start on `plan`: matching type, truthy filter, the variant the
+    event selects, and the run key.
 
-    Mirrors the worker's router: a flow whose filter or key cannot read the event is left out.
+    Mirrors the worker's router (engine.worker.EventRouter, which `engine.route` also follows):
+    a flow whose filter or key cannot read the event is left out.
     """
     out = []
     document = event_document(event)
-    for flow in plan.flows_for(str(event.get("type"))):
+    for base in plan.flows_for(str(event.get("type"))):
         try:
-            if flow.filter is not None and not is_truthy(flow.filter.evaluate(document)):
+            if base.filter is not None and not is_truthy(base.filter.evaluate(document)):
                 continue
-            key = flow.key.evaluate(document) if flow.key is not None else None
+            key = base.key.evaluate(document) if base.key is not None else None
         except Exception:  # noqa: BLE001 - the router skips such flows too
             continue
+        flow = select_variant(plan, base.name, event)
         out.append(
-            {"flow": flow.name, "version": flow.version, "hash": flow.content_hash, "key": key}
+            {
+                "flow": flow.name,
+                "version": flow.version,
+                "hash": flow.content_hash,
+                "variant": flow.variant,
+                "key": key,
+            }
         )
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ class ServerState:
         self._drain_started = False
         self._stop_watch = anyio.Event()
         self._pool_scope: anyio.CancelScope | None = None
-        self.on_drained: list[Any] = []
+        self.on_drained: list[Callable[[], None]] = []  # the runner's: tell uvicorn to exit
         self.versions: dict[str, dict[str, dict[str, Any]]] = {}  # flow -> hash -> version info
         self._remember(plans.current)
 

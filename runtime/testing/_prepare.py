@@ -90,18 +90,41 @@ def load_test_file(root: Path, path: Path) -> TestFile:
     return test
 
 
+def _operations(value: Any, depth: int = 0) -> set[str]:
+    """`connector.operation` refs held anywhere in a compiled step (calls, undos, sources …)."""
+    if depth > 3:
+        return set()
+    ref = getattr(value, "ref", None)
+    if isinstance(ref, str) and hasattr(value, "invoke"):
+        return {ref}
+    if isinstance(value, tuple | list):
+        return set().union(*(_operations(v, depth + 1) for v in value)) if value else set()
+    if hasattr(value, "__dataclass_fields__") and depth < 3:
+        return set().union(
+            set(),
+            *(
+                _operations(getattr(value, f), depth + 1)
+                for f in value.__dataclass_fields__
+                if f != "children"
+            ),
+        )
+    return set()
+
+
 def mockable_keys(flow: FlowPlan) -> tuple[set[str], set[str]]:
-    """(step ids, connector.operation refs) a mock of this flow may answer."""
+    """(step ids, connector.operation refs) a mock of this flow may answer. A step that makes
+    several calls (a `reconcile`'s sources) is also answerable per call, as `<step>.<source>`."""
     steps: set[str] = set()
     operations: set[str] = set()
 
     def walk(nodes: tuple[Any, ...]) -> None:
         for node in nodes:
             steps.add(node.id)
-            if node.kind == "call":
-                operations.add(node.operation.ref)
-                if getattr(node, "undo", None) is not None:
-                    operations.add(node.undo.operation.ref)
+            operations.update(_operations(node))
+            for source in getattr(node, "sources", ()) or ():
+                steps.add(f"{node.id}.{getattr(source, 'name', '')}")
+            if getattr(node, "report", None) is not None:
+                steps.add(f"{node.id}.report")
             for _, children in node.children:
                 walk(children)
 
@@ -287,11 +310,14 @@ def _event(
     if isinstance(source, InlineEvent):
         given = {k: v for k, v in source.model_dump(by_alias=True).items() if v is not None}
         given["data"] = source.data
+        if flow.event_type is None:  # a scheduled flow runs on the scheduler's event
+            defaults = {"type": "seamline.schedule", "source": f"/seamline/schedules/{flow.name}"}
+        else:
+            defaults = {"type": flow.event_type, "source": "/seamline/tests"}
         return {
             "specversion": "1.0",
             "id": f"{Path(test.rel).stem}-{suffix}",
-            "source": "/seamline/tests",
-            "type": flow.event_type,
+            **defaults,
             **given,
         }
     rel = source.file if isinstance(source, EventFile) else source

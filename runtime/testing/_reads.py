@@ -195,7 +195,7 @@ class FlowReads:
             self._value(value, ("vars", name), {})
         self._steps(data.get("steps"), ("steps",), {})
         self._value(data.get("output"), ("output",), {})
-        return _maximal(self.reads)
+        return maximal_reads(self.reads)
 
     def collect_variant(self) -> list[Read]:
         """A variant overlay: its `match`, `vars` and the steps its patch adds or changes."""
@@ -211,7 +211,7 @@ class FlowReads:
         for where in ("insert_before", "insert_after"):
             for step_id, steps in (patch.get(where) or {}).items():
                 self._steps(steps, ("patch", where, step_id), {})
-        return _maximal(self.reads)
+        return maximal_reads(self.reads)
 
     def _steps(self, steps: Any, path: tuple[Any, ...], scope: Bindings) -> None:
         for index, step in enumerate(steps if isinstance(steps, list) else []):
@@ -311,7 +311,7 @@ class FlowReads:
             self.reads.append(Read(found, *where))
 
 
-def _maximal(reads: list[Read]) -> list[Read]:
+def maximal_reads(reads: list[Read]) -> list[Read]:
     """Each path once (its first place), leaving out paths that a longer one extends."""
     paths = {r.path for r in reads}
     seen: set[Path_] = set()

@@ -20,7 +20,7 @@ from runtime.compiler.plan import FlowPlan, Plan
 from runtime.contracts._compat_schema import Node, RefError, resolve
 from runtime.contracts.registry import ContractVersion
 from runtime.loader.source import YamlLoadError, parse_yaml
-from runtime.testing._reads import FlowReads, Read
+from runtime.testing._reads import FlowReads, Read, maximal_reads
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def flow_reads(plan: Plan, flow: FlowPlan) -> list[Read]:
             continue
         walker = FlowReads(root, doc)
         reads += walker.collect_variant() if is_variant else walker.collect()
-    return reads
+    return maximal_reads(reads)
 
 
 def accepted_versions(plan: Plan, flow: FlowPlan) -> list[ContractVersion]:

@@ -4,6 +4,7 @@ on real files and real git repositories."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,10 +39,17 @@ def versions(n: int) -> list[SchemaVersion]:
         ("BACKWARD_TRANSITIVE", [("backward", 2, 1), ("backward", 3, 1), ("backward", 3, 2)]),
         ("FORWARD", [("forward", 2, 1), ("forward", 3, 2)]),
         ("FULL", [("backward", 2, 1), ("forward", 2, 1), ("backward", 3, 2), ("forward", 3, 2)]),
-        ("FULL_TRANSITIVE", [
-            ("backward", 2, 1), ("forward", 2, 1), ("backward", 3, 1), ("forward", 3, 1),
-            ("backward", 3, 2), ("forward", 3, 2),
-        ]),
+        (
+            "FULL_TRANSITIVE",
+            [
+                ("backward", 2, 1),
+                ("forward", 2, 1),
+                ("backward", 3, 1),
+                ("forward", 3, 1),
+                ("backward", 3, 2),
+                ("forward", 3, 2),
+            ],
+        ),
         ("NONE", []),
     ],
 )
@@ -52,12 +60,16 @@ def test_each_mode_requires_its_pairs(mode: str, expected: list[tuple[str, int, 
 
 def test_an_edited_published_version_is_checked_against_its_published_text() -> None:
     current = versions(2)
-    published = [SchemaVersion(1, "v1@main", "v1.schema.json", {"const": 0}),
-                 SchemaVersion(2, "v2@main", "v2.schema.json", {"const": 2})]
+    published = [
+        SchemaVersion(1, "v1@main", "v1.schema.json", {"const": 0}),
+        SchemaVersion(2, "v2@main", "v2.schema.json", {"const": 2}),
+    ]
     pairs = [(n.label, o.label) for _, n, o in required_pairs("BACKWARD", current, published)]
     # v2 is unchanged (no pair with its own published text); its predecessor has two texts
     assert pairs == [("v1", "v1@main"), ("v2", "v1"), ("v2", "v1@main")]
-    pairs = [(n.label, o.label) for _, n, o in required_pairs("BACKWARD_TRANSITIVE", current, published)]
+    pairs = [
+        (n.label, o.label) for _, n, o in required_pairs("BACKWARD_TRANSITIVE", current, published)
+    ]
     assert pairs == [("v1", "v1@main"), ("v2", "v1"), ("v2", "v1@main")]
 
 
@@ -65,8 +77,9 @@ def test_the_reference_contracts_are_compatible_and_messages_are_exact() -> None
     registry, problems = load_contracts(REPO)
     assert problems == []
     checks = check_registry(registry, REPO)
-    assert [(c.contract, c.name, c.ok) for c in checks] == [
-        ("crm.opportunity.closed_won", "backward v2 vs v1", True)
+    assert all(c.ok for c in checks), [str(d) for c in checks for d in c.differences]
+    assert ("crm.opportunity.closed_won", "backward v2 vs v1") in [
+        (c.contract, c.name) for c in checks
     ]
     v1 = json.loads((REPO / CLOSED_WON / "v1.schema.json").read_text())
     v2 = json.loads((REPO / CLOSED_WON / "v2.schema.json").read_text())
@@ -84,19 +97,37 @@ def git(root: Path, *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository whose workspace is the reference workspace's contracts, committed."""
+def frozen_closed_won(root: Path) -> None:
+    """The reference crm.opportunity.closed_won as v1 and v2 (later versions and their
+    examples are left out, so these tests do not move when the reference contract grows)."""
+    target = root / CLOSED_WON
+    shutil.copytree(REPO / CLOSED_WON, target)
+    for schema in target.glob("v*.schema.json"):
+        if int(schema.name[1:].split(".")[0]) > 2:
+            schema.unlink()
+    for example in target.glob("examples/*/*.json"):
+        named = json.loads(example.read_text()).get("dataschema", "")
+        if not named.endswith((":v1", ":v2")):
+            example.unlink()
+
+
+def init_repo(root: Path) -> Path:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "contracts", root / "contracts")
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "ci@example.com")
     git(root, "config", "user.name", "CI")
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "contracts")
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository holding crm.opportunity.closed_won v1 and v2, committed."""
+    root = tmp_path / "repo"
+    frozen_closed_won(root)
+    return init_repo(root)
 
 
 def edit(root: Path, rel: str, change: Any) -> None:
@@ -114,8 +145,11 @@ def run(*args: str) -> tuple[int, str]:
 def test_an_optional_field_made_required_in_place_fails_against_the_revision(repo: Path) -> None:
     """The issue's bar. On its own the working tree only shows the examples that no longer
     validate (v2 still reads the narrower v1); `--against HEAD` names the breaking change."""
-    edit(repo, f"{CLOSED_WON}/v1.schema.json",
-         lambda s: s["$defs"]["address"]["required"].append("region"))
+    edit(
+        repo,
+        f"{CLOSED_WON}/v1.schema.json",
+        lambda s: s["$defs"]["address"]["required"].append("region"),
+    )
     code, out = run("contracts", "check", str(repo))
     assert code == 1 and "[contract.example_invalid]" in out and "[compat." not in out
     code, out = run("contracts", "check", str(repo), "--against", "HEAD")
@@ -123,14 +157,20 @@ def test_an_optional_field_made_required_in_place_fails_against_the_revision(rep
     lines = out.splitlines()
     assert (
         f"{CLOSED_WON}/v1.schema.json:224:19: #/$defs/address/required: crm.opportunity.closed_won "
-        "(BACKWARD_TRANSITIVE): v1 cannot read data valid under v1@HEAD: v1 requires \"region\", "
+        '(BACKWARD_TRANSITIVE): v1 cannot read data valid under v1@HEAD: v1 requires "region", '
         "v1@HEAD does not: data without it is rejected (data at $.account.billing_address.region) "
         "(hint: make the property optional; a breaking change needs a new event type) [compat.required]"
     ) in lines
     # the valid examples without a region fail too, each at its own file
-    assert any("examples/valid/fixed_fee_us.json" in line and "'region' is a required property" in line
-               for line in lines)
-    assert lines[-1].startswith("breaking: 9 contracts (10 versions): 3 compatibility checks and against HEAD, 1 failed")
+    assert any(
+        "examples/valid/milestone_uk.json:19:26" in line
+        and "'region' is a required property" in line
+        for line in lines
+    )
+    assert lines[-1].startswith("breaking: ")
+    assert lines[-1].startswith(
+        "breaking: 1 contract (2 versions): 3 compatibility checks and against HEAD, 1 failed;"
+    )
 
 
 def test_a_compatible_change_passes_against_the_revision(repo: Path) -> None:
@@ -141,7 +181,10 @@ def test_a_compatible_change_passes_against_the_revision(repo: Path) -> None:
     edit(repo, f"{CLOSED_WON}/v2.schema.json", add_optional)
     code, out = run("contracts", "check", str(repo), "--against", "HEAD")
     assert code == 0, out
-    assert out.startswith("ok: 9 contracts (10 versions): 2 compatibility checks and against HEAD, 0 failed")
+    assert out.startswith("ok: ")
+    assert out.startswith(
+        "ok: 1 contract (2 versions): 2 compatibility checks and against HEAD, 0 failed;"
+    )
 
 
 def test_a_new_breaking_version_fails_without_a_revision(repo: Path) -> None:
@@ -200,24 +243,47 @@ def test_a_workspace_in_a_subfolder_of_the_repository(repo: Path) -> None:
     assert f"v2@{before}" in out and "[compat.required]" in out
 
 
-def test_consumer_problems_fail_the_check(repo: Path) -> None:
-    shutil.copytree(REPO / "flows", repo / "flows")
-    shutil.copytree(REPO / "connectors", repo / "connectors")
-    code, out = run("contracts", "check", str(repo))
+def test_consumer_problems_fail_the_check(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for folder in ("contracts", "flows", "connectors"):
+        shutil.copytree(REPO / folder, root / folder)
+    code, out = run("contracts", "check", str(root))
     assert code == 1  # no tests/flows files: nothing lists the v2-only reads as optional
-    assert "flows/opportunity_to_project.yaml:83:33: flow opportunity_to_project reads " \
-           "data.purchase_order, but crm.opportunity.closed_won v1 does not declare it" in out
-    shutil.copytree(REPO / "tests" / "flows", repo / "tests" / "flows")
-    code, out = run("contracts", "check", str(repo))
+    assert re.search(
+        r"flows/opportunity_to_project.yaml:\d+:\d+: flow opportunity_to_project reads "
+        r"data.purchase_order, but crm.opportunity.closed_won v1 does not declare it",
+        out,
+    )
+    shutil.copytree(REPO / "tests" / "flows", root / "tests" / "flows")
+    code, out = run("contracts", "check", str(root))
     assert code == 0, out
-    assert out.endswith("event reads of 6 flows: 0 problems\n")
+    assert re.search(r"event reads of \d+ flows: 0 problems\n$", out)
 
 
 def test_pytest_items_honour_against(repo: Path) -> None:
     from tests.testing._run import run_pytest
 
-    edit(repo, f"{CLOSED_WON}/v1.schema.json", lambda s: s["properties"]["name"].update(maxLength=20))
+    edit(
+        repo, f"{CLOSED_WON}/v1.schema.json", lambda s: s["properties"]["name"].update(maxLength=20)
+    )
     out = run_pytest(repo, "--seamline-against", "HEAD", paths=(CLOSED_WON,))
     text = out.failed[f"{CLOSED_WON}/v1.schema.json::backward[v1@HEAD]"]
     assert "v1 cannot read data valid under v1@HEAD" in text and "[compat.max_length]" in text
     assert f"{CLOSED_WON}/v2.schema.json::backward[v1]" in out.passed
+
+
+def test_every_rule_and_test_code_is_documented() -> None:
+    import ast
+    import re
+
+    pattern = re.compile(r"^(compat|consumer|test)\.[a-z_]+$")
+    found = set()
+    for folder in ("contracts", "testing", "cli"):
+        for path in (REPO / "runtime" / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    found |= {node.value} if pattern.match(node.value) else set()
+    documented = (REPO / "docs" / "errors.md").read_text(encoding="utf-8")
+    found |= {"compat.enum", "compat.const", "compat.minimum", "compat.maximum"}  # f-strings
+    assert len(found) > 25
+    assert sorted(c for c in found if f"`{c}`" not in documented) == []

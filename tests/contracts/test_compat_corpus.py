@@ -88,30 +88,45 @@ def test_corpus_covers_the_issue_list() -> None:
     assert len(names) >= 40
     required = {
         "optional property added/removed, open and closed": {
-            "optional_added_open", "optional_added_closed",
-            "optional_removed_open", "optional_removed_closed",
+            "optional_added_open",
+            "optional_added_closed",
+            "optional_removed_open",
+            "optional_removed_closed",
         },
         "required added with and without default, removed": {
-            "required_added", "required_added_with_default", "required_removed",
+            "required_added",
+            "required_added_with_default",
+            "required_removed",
         },
         "required <-> optional": {"optional_to_required", "required_to_optional"},
         "enum extended or narrowed": {"enum_extended", "enum_narrowed"},
         "type widened or narrowed": {"type_widened", "type_narrowed"},
-        "constraints tightened or loosened": {"min_length_tightened", "max_length_loosened",
-                                              "minimum_tightened", "maximum_loosened"},
-        "additionalProperties opened or closed": {"additional_properties_opened",
-                                                  "additional_properties_closed"},
+        "constraints tightened or loosened": {
+            "min_length_tightened",
+            "max_length_loosened",
+            "minimum_tightened",
+            "maximum_loosened",
+        },
+        "additionalProperties opened or closed": {
+            "additional_properties_opened",
+            "additional_properties_closed",
+        },
         "nested objects": {"nested_required_added", "nested_property_type_widened"},
         "arrays": {"array_items_type_narrowed", "array_min_items_added"},
         "$ref": {"ref_target_loosened", "ref_renamed", "ref_recursive_narrowed"},
-        "undecidable constructs fail with a reason": {"pattern_changed", "oneof_changed",
-                                                      "if_then_added", "not_added"},
+        "undecidable constructs fail with a reason": {
+            "pattern_changed",
+            "oneof_changed",
+            "if_then_added",
+            "not_added",
+        },
     }
     missing = {kind: sorted(cases - names) for kind, cases in required.items() if cases - names}
     assert not missing
 
 
 def test_both_directions_are_exercised() -> None:
-    verdicts = {(bool(load(p)["expected"]["backward"]), bool(load(p)["expected"]["forward"]))
-                for p in FILES}
+    verdicts = {
+        (bool(load(p)["expected"]["backward"]), bool(load(p)["expected"]["forward"])) for p in FILES
+    }
     assert verdicts == {(False, False), (True, False), (False, True), (True, True)}

@@ -1,4 +1,4 @@
-"""Fixtures: one sandbox (real servers on free ports, real SQLite files) for the whole session,
+"""Fixtures: one sandbox (real servers on free ports, real SQLite files) for this package,
 and the reference workspace compiled once against it. Tests keep to their own records (their
 own tax ids, accounts, opportunities) and compare counts before and after, so they do not
 depend on each other or on their order; faults and rate limits are reset after every test."""
@@ -18,15 +18,17 @@ from tests.sandbox._support import SECRET, TOKEN, Runner, WebhookReceiver, sandb
 FREE = {"crm": 0, "psa": 0, "erp": 0}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def receiver() -> Iterator[WebhookReceiver]:
     live = WebhookReceiver().start()
     yield live
     live.stop()
 
 
-@pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver) -> Iterator[Sandbox]:
+@pytest.fixture(scope="package")
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver
+) -> Iterator[Sandbox]:
     live = start_all(
         tmp_path_factory.mktemp("sandbox"),
         ports=FREE,
@@ -39,7 +41,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, receiver: WebhookReceiver)
     live.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def plan(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Plan:
     return sandbox_workspace(Path(tmp_path_factory.mktemp("ws")) / "ws", sandbox)
 
@@ -51,7 +53,7 @@ def flows(plan: Plan) -> Iterator[Runner]:
     runner.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def connector_tokens() -> Iterator[None]:
     """The reference connectors read their tokens from env:SEAMLINE_<SYSTEM>_TOKEN."""
     with pytest.MonkeyPatch.context() as mp:

@@ -14,22 +14,31 @@ from runtime.sandbox.faults import FaultInjector
 from runtime.sandbox.ratelimit import TokenBucket
 from tests.sandbox._support import CallFailed, Runner, client, example
 
-CUSTOMER = {"name": "Caldera Systems Ltd", "tax_id": "GB700100200", "country": "GB",
-            "legal_entity": "UK01", "currency": "GBP"}
+CUSTOMER = {
+    "name": "Caldera Systems Ltd",
+    "tax_id": "GB700100200",
+    "country": "GB",
+    "legal_entity": "UK01",
+    "currency": "GBP",
+}
 
 
 def customers(sandbox: Sandbox) -> int:
     return sandbox.erp.counts()["customers"]
 
 
-def failure(flows: Runner, operation: str, payload: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+def failure(
+    flows: Runner, operation: str, payload: dict[str, Any], run_id: str | None = None
+) -> dict[str, Any]:
     with pytest.raises(CallFailed) as failed:
         flows.call(operation, payload, run_id)
     return failed.value.error
 
 
 # ── ERP rules ───────────────────────────────────────────────────────────────────────────
-def test_duplicate_tax_id_is_a_conflict_naming_the_customer(flows: Runner, sandbox: Sandbox) -> None:
+def test_duplicate_tax_id_is_a_conflict_naming_the_customer(
+    flows: Runner, sandbox: Sandbox
+) -> None:
     first = flows.call("erp.create_customer", {**CUSTOMER, "tax_id": "GB700100201"})
     error = failure(flows, "erp.create_customer", {**CUSTOMER, "tax_id": "gb 700 1002 01"})
     assert error["code"] == "connector.http_409" and not error["transient"]
@@ -52,14 +61,20 @@ def test_duplicate_tax_id_is_a_conflict_naming_the_customer(flows: Runner, sandb
         ({"tax_id": None}, "validation"),
     ],
 )
-def test_unknown_entity_or_currency_is_unprocessable(sandbox: Sandbox, change: dict[str, Any], code: str) -> None:
-    body = {k: v for k, v in {**CUSTOMER, "tax_id": "GB700100299", **change}.items() if v is not None}
+def test_unknown_entity_or_currency_is_unprocessable(
+    sandbox: Sandbox, change: dict[str, Any], code: str
+) -> None:
+    body = {
+        k: v for k, v in {**CUSTOMER, "tax_id": "GB700100299", **change}.items() if v is not None
+    }
     answer = client(sandbox, "erp").post("/customers", json=body)
     assert (answer.status_code, answer.json()["code"]) == (422, code), answer.json()
 
 
 def test_unknown_currency_through_the_connector_is_permanent(flows: Runner) -> None:
-    error = failure(flows, "erp.create_customer", {**CUSTOMER, "tax_id": "GB700100298", "currency": "JPY"})
+    error = failure(
+        flows, "erp.create_customer", {**CUSTOMER, "tax_id": "GB700100298", "currency": "JPY"}
+    )
     assert error["code"] == "connector.http_422" and not error["transient"]
     assert "currency JPY is not set up" in error["message"]
 
@@ -68,14 +83,17 @@ def test_unknown_currency_through_the_connector_is_permanent(flows: Runner) -> N
 def test_same_key_same_answer_nothing_new(sandbox: Sandbox) -> None:
     erp = client(sandbox, "erp")
     body = {**CUSTOMER, "tax_id": "GB700100202"}
-    before = customers(sandbox)
+    before, replays = customers(sandbox), sandbox.replays()
     first = erp.post("/customers", json=body, headers={"Idempotency-Key": "k-202"})
     again = erp.post("/customers", json=body, headers={"Idempotency-Key": "k-202"})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert sandbox.replays() == {**replays, "erp": replays["erp"] + 1}  # counted, in the database
     assert customers(sandbox) == before + 1
-    other = erp.post("/customers", json={**body, "name": "Caldera Group"}, headers={"Idempotency-Key": "k-202"})
+    other = erp.post(
+        "/customers", json={**body, "name": "Caldera Group"}, headers={"Idempotency-Key": "k-202"}
+    )
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
     assert customers(sandbox) == before + 1
 
@@ -104,9 +122,17 @@ def test_a_replayed_run_creates_nothing_twice(flows: Runner, sandbox: Sandbox) -
     data["opportunity_id"], data["account"]["account_id"] = "OPP-904251", "ACC-29117"
     data["account"]["tax_id"] = "GB999888777"
     crm = client(sandbox, "crm")
-    crm.post("/accounts", json={"id": data["account"]["account_id"], "name": data["account"]["name"]})
-    crm.post("/opportunities", json={"id": data["opportunity_id"], "name": data["name"],
-                                     "account_id": data["account"]["account_id"]})
+    crm.post(
+        "/accounts", json={"id": data["account"]["account_id"], "name": data["account"]["name"]}
+    )
+    crm.post(
+        "/opportunities",
+        json={
+            "id": data["opportunity_id"],
+            "name": data["name"],
+            "account_id": data["account"]["account_id"],
+        },
+    )
     first = flows.run("opportunity_to_project", event, run_id="run-resumed")
     assert first.succeeded, first.error
     counts = sandbox.counts()
@@ -117,7 +143,9 @@ def test_a_replayed_run_creates_nothing_twice(flows: Runner, sandbox: Sandbox) -
 
 
 # ── auth ────────────────────────────────────────────────────────────────────────────────
-def test_requests_without_the_token_are_refused(sandbox: Sandbox, flows: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_without_the_token_are_refused(
+    sandbox: Sandbox, flows: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = sandbox.urls["psa"]
     assert httpx.get(f"{url}/healthz").json()["status"] == "ok"  # probes need no token
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"}):
@@ -158,7 +186,9 @@ def test_token_bucket_refills_at_its_rate(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 # ── fault injection ─────────────────────────────────────────────────────────────────────
-def test_error_rate_answers_503_and_the_connector_sees_a_transient_error(sandbox: Sandbox, flows: Runner) -> None:
+def test_error_rate_answers_503_and_the_connector_sees_a_transient_error(
+    sandbox: Sandbox, flows: Runner
+) -> None:
     sandbox.set_faults(FaultConfig(error_rate=1.0), "erp")
     answer = client(sandbox, "erp").get("/customers")
     assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
@@ -207,9 +237,37 @@ def test_faults_can_be_changed_while_serving(sandbox: Sandbox) -> None:
 
 
 def test_fault_config_from_the_environment() -> None:
-    env = {"SEAMLINE_SANDBOX_ERROR_RATE": "0.2", "SEAMLINE_SANDBOX_SEED": "9",
-           "SEAMLINE_SANDBOX_ERP_LATENCY": "0.05", "SEAMLINE_SANDBOX_ERP_ERROR_RATE": "0.5"}
+    env = {
+        "SEAMLINE_SANDBOX_ERROR_RATE": "0.2",
+        "SEAMLINE_SANDBOX_SEED": "9",
+        "SEAMLINE_SANDBOX_ERP_LATENCY": "0.05",
+        "SEAMLINE_SANDBOX_ERP_ERROR_RATE": "0.5",
+    }
     assert FaultConfig.from_env("erp", env) == FaultConfig(error_rate=0.5, latency=0.05, seed=9)
     assert FaultConfig.from_env("crm", env) == FaultConfig(error_rate=0.2, seed=9)
     with pytest.raises(ValueError, match="error_rate"):
         FaultConfig(error_rate=1.5)
+
+
+def test_errors_are_problem_documents(sandbox: Sandbox) -> None:
+    erp = client(sandbox, "erp")
+    broken = erp.post(
+        "/customers", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert (broken.status_code, broken.json()["code"]) == (400, "malformed_json")
+    assert erp.post("/customers", json=[1, 2]).json()["code"] == "validation"
+    missing = erp.get("/no-such-thing")
+    assert (missing.status_code, missing.headers["content-type"]) == (
+        404,
+        "application/problem+json",
+    )
+    assert erp.delete("/customers").status_code == 405
+    unknown = erp.get("/customers/CUS-000001")
+    assert unknown.json() == {
+        "type": "https://seamline.dev/sandbox/problems/not_found",
+        "title": "Not Found",
+        "status": 404,
+        "code": "not_found",
+        "detail": "customer CUS-000001 does not exist",
+        "id": "CUS-000001",
+    }

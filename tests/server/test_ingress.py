@@ -24,7 +24,13 @@ def test_structured_event_is_accepted_after_the_commit_with_run_references(
     assert answer.headers["location"] == "/api/events/1"
     book = open_plan.flows["book"]
     assert body["runs"] == [
-        {"flow": "book", "version": "1.0.0", "hash": book.content_hash, "key": "O1"}
+        {
+            "flow": "book",
+            "version": "1.0.0",
+            "hash": book.content_hash,
+            "variant": None,
+            "key": "O1",
+        }
     ]
     # durable before the answer: the event is in the store's inbox
     stored = client.get("/api/events/1").json()

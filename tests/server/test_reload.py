@@ -94,6 +94,22 @@ def test_settings_whose_secrets_do_not_resolve_are_rejected(
     assert state_of(client).plan is plan
 
 
+def test_a_reload_that_fails_keeps_the_server_up(make_client: MakeClient, plan: Plan) -> None:
+    client = make_client(plan)
+    state = state_of(client)
+
+    async def broken(new: Plan) -> None:
+        raise OSError("disk full")
+
+    state.plans.publish = broken  # type: ignore[method-assign]
+    _write(plan, "flows/book.yaml", BOOK.replace("marker: v1", "marker: v2"))
+    answer = client.post("/api/reload")
+    assert answer.status_code == 422
+    [error] = answer.json()["errors"]
+    assert error["code"] == "server.reload_failed" and "OSError: disk full" in error["message"]
+    assert state.plan is plan and client.get("/readyz").status_code == 200
+
+
 def test_watch_reloads_within_a_second_and_status_shows_errors(
     make_client: MakeClient, plan: Plan, monkeypatch: pytest.MonkeyPatch
 ) -> None:

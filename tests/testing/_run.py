@@ -83,7 +83,17 @@ def run_pytest(root: Path, *args: str, paths: tuple[str, ...] | None = None) -> 
     outcome = Outcome(0)
     targets = [str(root / p) for p in paths] if paths is not None else [str(root)]
     code = pytest.main(
-        ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-q", "--rootdir", str(root), *args, *targets],
+        [
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:unraisableexception",
+            "-q",
+            "--rootdir",
+            str(root),
+            *args,
+            *targets,
+        ],
         plugins=[_Recorder(outcome)],
     )
     outcome.code = int(code)

@@ -62,7 +62,9 @@ def test_junit_xml_names_each_case_and_carries_the_failure(tmp_path: Path) -> No
     assert cases["euro order"].find("failure") is None
 
 
-def test_coverage_is_reported_and_gates_the_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_coverage_is_reported_and_gates_the_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = shop(tmp_path, {FILE: "flow: reserve_order\ncases:\n" + EURO_CASE})
     report = tmp_path / "cov.json"
     out = run_pytest(root, "--flow-cov-fail-under", "100", "--flow-cov-report", str(report))
@@ -93,18 +95,15 @@ def test_a_test_file_that_does_not_load_fails_with_its_positions(tmp_path: Path)
 
 
 def test_file_and_case_problems_are_reported_where_they_are(tmp_path: Path) -> None:
-    content = (
-        "flow: reserve_order\n"
-        "mocks:\n"
-        "  wms.reserv: { output: 1 }\n"
-        "cases:\n" + EURO_CASE
-    )
+    content = "flow: reserve_order\nmocks:\n  wms.reserv: { output: 1 }\ncases:\n" + EURO_CASE
     out = run_pytest(shop(tmp_path, {FILE: content}))
     assert out.failed[f"{FILE}::euro order"] == (
         f"{FILE}:3:3: mocks.wms.reserv: mock 'wms.reserv' answers no step id or connector.operation"
         " of flow reserve_order (hint: did you mean `wms.reserve`?) [test.unknown_mock]"
     )
-    case = EURO_CASE.replace("event: {", "event: missing.json\n    x: {").replace("    x: {", "    # {")
+    case = EURO_CASE.replace("event: {", "event: missing.json\n    x: {").replace(
+        "    x: {", "    # {"
+    )
     broken = case + "    events: [ missing2.json ]\n"
     out = run_pytest(shop(tmp_path, {FILE: "flow: reserve_order\ncases:\n" + broken}))
     text = out.failed[f"{FILE}::euro order"]
@@ -113,12 +112,12 @@ def test_file_and_case_problems_are_reported_where_they_are(tmp_path: Path) -> N
 
 
 def test_assert_expressions_are_checked_at_load_and_at_run(tmp_path: Path) -> None:
-    case = EURO_CASE + "      assert:\n        - \"length(calls) == `2`\"\n        - \"calls[0\"\n"
+    case = EURO_CASE + '      assert:\n        - "length(calls) == `2`"\n        - "calls[0"\n'
     out = run_pytest(shop(tmp_path, {FILE: "flow: reserve_order\ncases:\n" + case}))
     assert out.failed[f"{FILE}::euro order"].startswith(
         f"{FILE}:10:19: cases[0].expect.assert[1]: JMESPath syntax error: the expression ends too early"
     )
-    case = EURO_CASE + "      assert:\n        - \"length(calls) == `2`\"\n"
+    case = EURO_CASE + '      assert:\n        - "length(calls) == `2`"\n'
     text = run_pytest(shop(tmp_path, {FILE: "flow: reserve_order\ncases:\n" + case})).failed[
         f"{FILE}::euro order"
     ]
@@ -141,12 +140,18 @@ def test_contract_examples_schemas_and_compatibility_are_test_items(tmp_path: Pa
     placed = "contracts/shop.order.placed"
     files = {
         f"{placed}/examples/valid/one_line.json": {
-            "specversion": "1.0", "id": "1", "source": "/shop", "type": "shop.order.placed",
+            "specversion": "1.0",
+            "id": "1",
+            "source": "/shop",
+            "type": "shop.order.placed",
             "dataschema": "urn:seamline:contract:shop.order.placed:v1",
             "data": {"order_id": "O1", "currency": "EUR", "lines": [{"sku": "A", "qty": 1}]},
         },
         f"{placed}/examples/invalid/lower_case.json": {
-            "specversion": "1.0", "id": "2", "source": "/shop", "type": "shop.order.placed",
+            "specversion": "1.0",
+            "id": "2",
+            "source": "/shop",
+            "type": "shop.order.placed",
             "dataschema": "urn:seamline:contract:shop.order.placed:v1",
             "data": {"order_id": "O1", "currency": "EUR", "lines": [{"sku": "A", "qty": 1}]},
         },
@@ -173,15 +178,21 @@ def test_contract_examples_schemas_and_compatibility_are_test_items(tmp_path: Pa
 def test_a_bare_pytest_adds_the_contracts_to_its_testpaths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = shop(tmp_path, {
-        FILE: "flow: reserve_order\ncases:\n" + EURO_CASE,
-        "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n',
-    })
+    root = shop(
+        tmp_path,
+        {
+            FILE: "flow: reserve_order\ncases:\n" + EURO_CASE,
+            "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n',
+        },
+    )
     monkeypatch.chdir(root)
     from tests.testing._run import Outcome, _Recorder
 
     outcome = Outcome(0)
-    code = pytest.main(["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-q"], plugins=[_Recorder(outcome)])
+    code = pytest.main(
+        ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-q"],
+        plugins=[_Recorder(outcome)],
+    )
     assert int(code) == 0
     assert "contracts/shop.order.placed/v1.schema.json::loads" in outcome.passed
     assert f"{FILE}::euro order" in outcome.passed
