@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from runtime.contracts._compat_scalars import compare_size
 from runtime.contracts._compat_schema import Node, child_path, equivalent, resolve, show
 
 if TYPE_CHECKING:
@@ -116,27 +117,17 @@ def compare_objects(c: Comparer, w: Node, r: Node, path: str, same: set[str]) ->
 
 
 def _counts(c: Comparer, w: Node, r: Node, path: str) -> None:
-    W, R = c.w_label, c.r_label
-    w_min, r_min = w.get("minProperties", 0), r.get("minProperties", 0)
-    if w_min < r_min:
-        c.report(
-            w,
-            r,
-            "minProperties",
-            path,
-            "compat.min_properties",
-            f"{W} allows fewer than {r_min} properties, {R} requires minProperties {r_min}",
-        )
-    w_max, r_max = w.get("maxProperties"), r.get("maxProperties")
-    if r_max is not None and (w_max is None or w_max > r_max):
-        c.report(
-            w,
-            r,
-            "maxProperties",
-            path,
-            "compat.max_properties",
-            f"{W} allows more than {r_max} properties, {R} requires maxProperties {r_max}",
-        )
+    compare_size(
+        c,
+        w,
+        r,
+        path,
+        ("minProperties", "compat.min_properties"),
+        ("maxProperties", "compat.max_properties"),
+        lambda n: f"fewer than {n} properties",
+        lambda n: f"more than {n} properties",
+        detail=False,
+    )
 
 
 def _others(c: Comparer, w: Node, r: Node, path: str, same: set[str]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.contracts._compat_objects import compare_objects
-from runtime.contracts._compat_scalars import compare_numbers, compare_strings
+from runtime.contracts._compat_scalars import compare_numbers, compare_size, compare_strings
 from runtime.contracts._compat_schema import (
     Node,
     RefError,
@@ -226,29 +226,17 @@ class Comparer:
 
     # -- arrays ------------------------------------------------------------------------
     def _arrays(self, w: Node, r: Node, path: str, same: set[str]) -> None:
-        w_min, r_min = w.get("minItems", 0), r.get("minItems", 0)
-        if w_min < r_min:
-            self.report(
-                w,
-                r,
-                "minItems",
-                path,
-                "compat.min_items",
-                f"{self.w_label} allows fewer than {r_min} items (minItems {w_min}), "
-                f"{self.r_label} requires minItems {r_min}",
-            )
-        w_max, r_max = w.get("maxItems"), r.get("maxItems")
-        if r_max is not None and (w_max is None or w_max > r_max):
-            shown = "no maxItems" if w_max is None else f"maxItems {w_max}"
-            self.report(
-                w,
-                r,
-                "maxItems",
-                path,
-                "compat.max_items",
-                f"{self.w_label} allows more than {r_max} items ({shown}), "
-                f"{self.r_label} requires maxItems {r_max}",
-            )
+        w_max = w.get("maxItems")  # the writer never has more items than this
+        compare_size(
+            self,
+            w,
+            r,
+            path,
+            ("minItems", "compat.min_items"),
+            ("maxItems", "compat.max_items"),
+            lambda n: f"fewer than {n} items",
+            lambda n: f"more than {n} items",
+        )
         if r.get("uniqueItems") is True and w.get("uniqueItems") is not True:
             self.report(
                 w,

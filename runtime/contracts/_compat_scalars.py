@@ -17,30 +17,56 @@ if TYPE_CHECKING:
     from runtime.contracts._compat_rules import Comparer
 
 
-def compare_strings(c: Comparer, w: Node, r: Node, path: str) -> None:
-    w_min, r_min = w.get("minLength", 0), r.get("minLength", 0)
+def compare_size(
+    c: Comparer,
+    w: Node,
+    r: Node,
+    path: str,
+    low: tuple[str, str],
+    high: tuple[str, str],
+    too_few: Any,
+    too_many: Any,
+    *,
+    detail: bool = True,
+) -> None:
+    """A min/max pair (items, length, properties): every size the writer allows, the reader must.
+    `detail` adds the writer's own bound to the message."""
+    (min_key, min_code), (max_key, max_code) = low, high
+    w_min, r_min = w.get(min_key, 0), r.get(min_key, 0)
     if w_min < r_min:
+        own = f" ({min_key} {w_min})" if detail else ""
         c.report(
             w,
             r,
-            "minLength",
+            min_key,
             path,
-            "compat.min_length",
-            f"{c.w_label} allows strings shorter than {r_min} characters "
-            f"(minLength {w_min}), {c.r_label} requires minLength {r_min}",
+            min_code,
+            f"{c.w_label} allows {too_few(r_min)}{own}, {c.r_label} requires {min_key} {r_min}",
         )
-    w_max, r_max = w.get("maxLength"), r.get("maxLength")
+    w_max, r_max = w.get(max_key), r.get(max_key)
     if r_max is not None and (w_max is None or w_max > r_max):
-        shown = "no maxLength" if w_max is None else f"maxLength {w_max}"
+        own = (f" (no {max_key})" if w_max is None else f" ({max_key} {w_max})") if detail else ""
         c.report(
             w,
             r,
-            "maxLength",
+            max_key,
             path,
-            "compat.max_length",
-            f"{c.w_label} allows strings longer than {r_max} characters ({shown}), "
-            f"{c.r_label} requires maxLength {r_max}",
+            max_code,
+            f"{c.w_label} allows {too_many(r_max)}{own}, {c.r_label} requires {max_key} {r_max}",
         )
+
+
+def compare_strings(c: Comparer, w: Node, r: Node, path: str) -> None:
+    compare_size(
+        c,
+        w,
+        r,
+        path,
+        ("minLength", "compat.min_length"),
+        ("maxLength", "compat.max_length"),
+        lambda n: f"strings shorter than {n} characters",
+        lambda n: f"strings longer than {n} characters",
+    )
     if r.has("pattern") and w.get("pattern") != r.get("pattern"):
         before = f"pattern {show(w.get('pattern'))}" if w.has("pattern") else "no pattern"
         c.report(
