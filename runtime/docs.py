@@ -14,7 +14,13 @@ from pydantic import BaseModel
 import runtime.connectors  # noqa: F401 - registration
 import runtime.steps  # noqa: F401 - registration
 from runtime.connectors.base import CONNECTOR_KINDS
-from runtime.connectors.file import FileArchive, FileOperationConfig, FileRead, FileWrite
+from runtime.connectors.file import (
+    FileArchive,
+    FileDropConfig,
+    FileOperationConfig,
+    FileRead,
+    FileWrite,
+)
 from runtime.connectors.http import (
     CircuitBreakerConfig,
     HttpAuth,
@@ -24,7 +30,7 @@ from runtime.connectors.http import (
     RateLimit,
 )
 from runtime.connectors.mock import MockError, MockOperationConfig, MockResponse
-from runtime.connectors.sql import SqlOperationConfig
+from runtime.connectors.sql import SqlOperationConfig, SqlSourceConfig
 from runtime.spec.flow import EventTrigger, FlowSpec, OnError, ScheduleTrigger
 from runtime.spec.retry import RetryPolicy
 from runtime.spec.server import ApiToken, HookSource
@@ -196,8 +202,75 @@ operations:
 """
 
 
+SOURCES_INTRO = """\
+## Sources: triggers besides HTTP
+
+A `sql` or `file` connector can also declare **sources**: the worker polls them and every record \
+becomes a CloudEvent of the source's `emit` type, taken into the inbox exactly like an event \
+posted over HTTP — envelope and contract checked, de-duplicated on `source` + `id`, routed to \
+every flow whose trigger is that event type. A flow does not know whether its events came over \
+HTTP, from a table or from a file. Each source is named `<connector>.<source>`; its events have \
+`source: /seamline/sources/<connector>.<source>`.
+
+- **SQL watermark** (`kind: sql`): rows changed since the last row taken in. The query compares \
+with the watermark columns and ends with `LIMIT :limit`; seamline binds them as parameters. Use \
+a change time plus a unique key as the tie-breaker, so rows sharing a time are never skipped at \
+a batch boundary.
+- **File drop** (`kind: file`): files matching `pattern` that have not changed for `settle` \
+(hidden and temporary files never), oldest first; each row one event; the file is moved to \
+`archive` once taken in.
+
+Both are **durable across restarts** and take every record in **once**: each read is committed \
+in one store transaction with its events and the source's new position — the watermark, or a \
+ledger entry naming the file and its SHA-256 — and the poll interval lives in the store too. A \
+crash before the commit reads the same rows again; after it, nothing is read twice (a file \
+committed but not yet archived is only archived). Records that are not valid events (a row the \
+mapping cannot read, a contract violation, a malformed CSV line) do not block the source: they \
+are kept in the store as **rejects** with their location (`file:line`, or the row's watermark), \
+the reason and the raw record; `seamline sources rejects NAME` lists them. See \
+[operations.md](operations.md#polled-sources) for watching and rewinding sources.
+
+```yaml
+connector: legacy_erp
+kind: sql
+url: env:LEGACY_ERP_DATABASE_URL
+sources:
+  invoice_changes:
+    emit: legacy.invoice.changed          # a contract: every row is checked against it
+    every: 1m
+    sql: >-
+      SELECT INV_NO, STATUS_CD, GROSS_P, LAST_UPD_TS FROM INV_HEADER
+      WHERE (LAST_UPD_TS, INV_NO) > (:LAST_UPD_TS, :INV_NO)
+      ORDER BY LAST_UPD_TS, INV_NO LIMIT :limit
+    watermark: [LAST_UPD_TS, INV_NO]
+    start: { LAST_UPD_TS: "2026-01-01 00:00:00", INV_NO: 0 }
+    subject: "${ to_string(row.INV_NO) }"
+    data: { invoice_no: "${ row.INV_NO }", status: "${ lookup('inv_status', row.STATUS_CD) }" }
+```
+
+```yaml
+connector: bank_drop
+kind: file
+directory: env:BANK_DROP_DIR
+sources:
+  payments:
+    emit: bank.payment.reported
+    pattern: "payments-*.csv"
+    types: { amount: number }
+    archive: data/bank/processed
+    data: { payment_ref: "${ row.ref }", amount: "${ row.amount }", line: "${ file.line }" }
+```
+
+A source's `data`, `id` and `subject` read `row` (and, for a file, `file.name`, `file.line`, \
+`file.index`). Without `id`, the id is the record's position: the watermark values of a row, or \
+`<file>@<digest>:<line>` for a file row — so a row updated again is a new event, and a file \
+dropped twice is taken in once.
+
+"""
+
+
 def render_connectors_markdown() -> str:
-    out = ["# Connector kinds\n\n", GENERATED, CONNECTORS_INTRO]
+    out = ["# Connector kinds\n\n", GENERATED, CONNECTORS_INTRO, SOURCES_INTRO]
     fragments: dict[str, tuple[type[BaseModel], ...]] = {
         "http": (
             HttpOperationConfig,
@@ -208,8 +281,8 @@ def render_connectors_markdown() -> str:
             HttpPool,
         ),
         "mock": (MockOperationConfig, MockResponse, MockError),
-        "sql": (SqlOperationConfig,),
-        "file": (FileOperationConfig, FileWrite, FileRead, FileArchive),
+        "sql": (SqlOperationConfig, SqlSourceConfig),
+        "file": (FileOperationConfig, FileWrite, FileRead, FileArchive, FileDropConfig),
     }
     order = ("http", "sql", "file", "mock")
     kinds = sorted(

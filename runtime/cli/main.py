@@ -16,6 +16,7 @@ from runtime.cli.sandbox import sandbox_command
 from runtime.cli.schedules import schedules_command
 from runtime.cli.schema import schema_command
 from runtime.cli.serve import serve_command, status_command
+from runtime.cli.sources import sources_group
 from runtime.cli.test import test_command
 from runtime.cli.worker import ingest_command, worker_command
 
@@ -40,6 +41,7 @@ cli.add_command(worker_command)
 cli.add_command(runs_group)
 cli.add_command(dlq_group)
 cli.add_command(schedules_command)
+cli.add_command(sources_group)
 cli.add_command(serve_command)
 cli.add_command(status_command)
 cli.add_command(demo_command)

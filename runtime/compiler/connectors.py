@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -22,8 +24,12 @@ def connector_union() -> Any:
 
 
 def load_connectors(
-    root: Path, values_for: Any, problems: list[Diagnostic]
+    root: Path,
+    values_for: Any,
+    problems: list[Diagnostic],
+    event_types: Collection[str] | None = None,
 ) -> dict[str, Connector]:
+    """Every connector file, compiled; `event_types` (the contracts) checks what sources emit."""
     connectors: dict[str, Connector] = {}
     folder = root / "connectors"
     if not folder.is_dir():
@@ -49,7 +55,7 @@ def load_connectors(
                 )
             )
             continue
-        compiler = RootedCompiler(values_for(doc.source_map), root)
+        compiler = RootedCompiler(values_for(doc.source_map), root, event_types)
         connectors[config.connector] = CONNECTOR_KINDS[config.kind].create(config, compiler)
         problems.extend(compiler.values.diagnostics)
     return connectors
@@ -58,9 +64,15 @@ def load_connectors(
 class RootedCompiler:
     """Compiles values that see only the given root names (an operation sees `input`)."""
 
-    def __init__(self, values: ValueCompiler, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        values: ValueCompiler,
+        root: Path | None = None,
+        event_types: Collection[str] | None = None,
+    ) -> None:
         self.values = values
         self._root = root if root is not None else Path.cwd()
+        self._event_types = event_types
 
     @property
     def root(self) -> Path:
@@ -78,6 +90,19 @@ class RootedCompiler:
 
     def duration(self, text: str | None) -> float | None:
         return parse_duration(text) if text else None
+
+    def event_type(self, name: str, path: tuple[str | int, ...]) -> None:
+        if self._event_types is None or name in self._event_types:
+            return
+        close = get_close_matches(name, list(self._event_types), n=1)
+        self.error(
+            path,
+            "connector.unknown_event_type",
+            f"no contract for event type `{name}`",
+            f"did you mean `{close[0]}`?"
+            if close
+            else f"add contracts/{name}/v1.schema.json, or emit a type that has a contract",
+        )
 
     def error(
         self, path: tuple[str | int, ...], code: str, message: str, hint: str | None = None

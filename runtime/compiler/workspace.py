@@ -99,7 +99,10 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
     cached_connectors = _CONNECTORS.get((str(root), shared)) if reuse else None
     if cached_connectors is None:
         found: list[Diagnostic] = []
-        cached_connectors = (load_connectors(root, values_for, found), found)
+        cached_connectors = (
+            load_connectors(root, values_for, found, frozenset(contracts.contracts)),
+            found,
+        )
         _CONNECTORS.clear()  # one generation: older connectors (and their clients) are let go
         _CONNECTORS[(str(root), shared)] = cached_connectors
     connectors = cached_connectors[0]

@@ -106,7 +106,13 @@ class Parsed:
     def __init__(self, file: str) -> None:
         self.file = file
         self.rows: list[Any] = []
+        self.lines: list[int] = []
+        """The line each row starts on (0 for an item of a JSON document)."""
         self.errors: list[dict[str, Any]] = []
+
+    def add(self, line: int, row: Any) -> None:
+        self.rows.append(row)
+        self.lines.append(line)
 
     def error(self, line: int, message: str) -> None:
         self.errors.append({"file": self.file, "line": line, "message": message})
@@ -169,7 +175,7 @@ def parse_csv(
         if problems:
             parsed.error(line, "; ".join(problems))
             continue
-        parsed.rows.append(record)
+        parsed.add(line, record)
 
 
 def _article(kind: str) -> str:
@@ -181,7 +187,7 @@ def parse_jsonl(text: str, parsed: Parsed) -> None:
         if not line.strip():
             continue
         try:
-            parsed.rows.append(orjson.loads(line))
+            parsed.add(number, orjson.loads(line))
         except orjson.JSONDecodeError as exc:
             parsed.error(number, f"not JSON: {exc}")
 
@@ -192,4 +198,31 @@ def parse_json(text: str, parsed: Parsed) -> None:
     except json.JSONDecodeError as exc:
         parsed.error(exc.lineno, f"not JSON: {exc.msg} (column {exc.colno})")
         return
-    parsed.rows.extend(document if isinstance(document, list) else [document])
+    for item in document if isinstance(document, list) else [document]:
+        parsed.add(0, item)
+
+
+def parse_file(
+    raw: bytes,
+    name: str,
+    fmt: Format,
+    *,
+    delimiter: str = ",",
+    types: dict[str, ColumnType] | None = None,
+    required: Iterable[str] = (),
+) -> Parsed:
+    """Every good row of a file's bytes, and every bad one with its line."""
+    parsed = Parsed(name)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        parsed.error(line, f"not UTF-8: {exc.reason} at byte {exc.start}")
+        return parsed
+    if fmt == "csv":
+        parse_csv(text, parsed, delimiter, dict(types or {}), required)
+    elif fmt == "jsonl":
+        parse_jsonl(text, parsed)
+    else:
+        parse_json(text, parsed)
+    return parsed

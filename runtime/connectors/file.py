@@ -22,14 +22,13 @@ from runtime.connectors._file_formats import (
     SUFFIXES,
     ColumnType,
     Format,
-    Parsed,
     RowsError,
-    parse_csv,
-    parse_json,
-    parse_jsonl,
+    parse_file,
     serialise,
 )
 from runtime.connectors._file_io import move_no_clobber, write_atomic
+from runtime.connectors._file_source import FileDropConfig, FileDropSource
+from runtime.connectors._sources import compile_mapping
 from runtime.connectors.base import CallRequest, ConnectorCompiler, ConnectorConfig, connector_kind
 from runtime.connectors.secrets import connector_error, resolve_setting
 from runtime.errors import ConnectorError
@@ -122,7 +121,12 @@ class FileConnectorConfig(ConnectorConfig):
         examples=["data/outbox", "env:SEAMLINE_EXPORT_DIR"],
     )
     operations: dict[Identifier, FileOperationConfig] = Field(
-        description="Operation name -> write, read or archive."
+        default_factory=dict, description="Operation name -> write, read or archive."
+    )
+    sources: dict[Identifier, FileDropConfig] = Field(
+        default_factory=dict,
+        description="Source name -> files dropped into the directory, each row an event "
+        "(`seamline sources` shows what each took in).",
     )
 
 
@@ -230,19 +234,15 @@ class FileOperation:
             raise connector_error(
                 f"{self.ref}: no file {name}", transient=False, error_class="not_found"
             ) from exc
-        parsed = Parsed(name)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            parsed.error(line, f"not UTF-8: {exc.reason} at byte {exc.start}")
-            return parsed.to_dict()
-        if self.format == "csv":
-            parse_csv(text, parsed, config.delimiter, dict(config.types), config.required)
-        elif self.format == "jsonl":
-            parse_jsonl(text, parsed)
-        else:
-            parse_json(text, parsed)
+        assert self.format is not None
+        parsed = parse_file(
+            raw,
+            name,
+            self.format,
+            delimiter=config.delimiter,
+            types=dict(config.types),
+            required=config.required,
+        )
         return parsed.to_dict()
 
     def _archive(self, source: Path, name: str) -> dict[str, Any]:
@@ -264,6 +264,7 @@ class FileConnector:
     directory: str
     root: Path
     operations: dict[str, FileOperation] = field(default_factory=dict)
+    sources: dict[str, FileDropSource] = field(default_factory=dict)
     kind: str = "file"
 
     def operation(self, name: str) -> FileOperation | None:
@@ -282,7 +283,11 @@ class FileConnector:
 
 
 def _format(
-    given: Format | None, file: str, cc: ConnectorCompiler, path: tuple[str | int, ...]
+    given: Format | None,
+    file: str,
+    cc: ConnectorCompiler,
+    path: tuple[str | int, ...],
+    field_name: str = "file",
 ) -> Format | None:
     if given is not None:
         return given
@@ -290,7 +295,7 @@ def _format(
     found = SUFFIXES.get(suffix)
     if found is None:
         cc.error(
-            (*path, "file"),
+            (*path, field_name),
             "connector.file_format",
             f"cannot tell the format of {file!r} from its extension",
             "add `format: csv`, `jsonl` or `json`",
@@ -331,5 +336,35 @@ def create_file(config: FileConnectorConfig, cc: ConnectorCompiler) -> FileConne
             config=spec,
             format=fmt,
             content=cc.value(spec.content, (*path, "content")) if action == "write" else None,
+        )
+    for name, drop in config.sources.items():
+        path = ("sources", name)
+        mapping = compile_mapping(drop, cc, path, roots=("row", "file"))
+        if any(c in drop.pattern for c in "/\\"):
+            cc.error(
+                (*path, "pattern"),
+                "connector.bad_path",
+                "a file name pattern, not a path",
+                "put the folder in the connector's `directory`",
+            )
+            continue
+        fmt = _format(drop.format, drop.pattern, cc, path, "pattern")
+        if fmt is None:
+            continue
+        connector.sources[name] = FileDropSource(
+            connector=connector,
+            name=name,
+            event_type=drop.emit,
+            every=cc.duration(drop.every) or 60.0,
+            mapping=mapping,
+            pattern=drop.pattern,
+            format=fmt,
+            archive=drop.archive,
+            settle=cc.duration(drop.settle) or 0.0,
+            max_files=drop.max_files,
+            max_bytes=drop.max_bytes,
+            delimiter=drop.delimiter,
+            types=dict(drop.types),
+            required=tuple(drop.required),
         )
     return connector

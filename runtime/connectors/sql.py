@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from pydantic import Field
 
+from runtime.connectors._sources import compile_mapping
+from runtime.connectors._sql_source import SqlSourceConfig, SqlWatermarkSource
 from runtime.connectors._sql_values import classify, to_json, to_parameter
 from runtime.connectors.base import CallRequest, ConnectorCompiler, ConnectorConfig, connector_kind
 from runtime.connectors.secrets import (
@@ -74,7 +76,12 @@ class SqlConnectorConfig(ConnectorConfig):
         default="30s", description="Statement timeout (PostgreSQL) and SQLite lock wait."
     )
     operations: dict[Identifier, SqlOperationConfig] = Field(
-        description="Operation name -> statement."
+        default_factory=dict, description="Operation name -> statement."
+    )
+    sources: dict[Identifier, SqlSourceConfig] = Field(
+        default_factory=dict,
+        description="Source name -> a watermark query polled for changed rows, each row an "
+        "event (`seamline sources` shows where each stands).",
     )
 
 
@@ -164,6 +171,7 @@ class SqlConnector:
     pool_size: int
     timeout: float
     operations: dict[str, SqlOperation] = field(default_factory=dict)
+    sources: dict[str, SqlWatermarkSource] = field(default_factory=dict)
     kind: str = "sql"
     _engine: Engine | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -246,6 +254,20 @@ def _check_url(config: SqlConnectorConfig, cc: ConnectorCompiler) -> None:
         )
 
 
+def _interpolation(source: str, cc: ConnectorCompiler, at: tuple[str | int, ...]) -> bool:
+    found = _INTERPOLATION.search(source)
+    if found:
+        cc.error_at(
+            at,
+            source,
+            found.start(),
+            "connector.sql_interpolation",
+            f"`{found.group()}` in SQL text: values are never spliced into SQL",
+            "write a named parameter such as :tax_id and give its value in `params`",
+        )
+    return found is not None
+
+
 def _statements(
     op: SqlOperationConfig, cc: ConnectorCompiler, path: tuple[str | int, ...]
 ) -> tuple[tuple[tuple[TextClause, tuple[str, ...]], ...], tuple[str, ...]]:
@@ -260,16 +282,7 @@ def _statements(
     statements: list[tuple[TextClause, tuple[str, ...]]] = []
     names: dict[str, None] = {}
     for source, at in zip(sources, where, strict=True):
-        found = _INTERPOLATION.search(source)
-        if found:
-            cc.error_at(
-                at,
-                source,
-                found.start(),
-                "connector.sql_interpolation",
-                f"`{found.group()}` in SQL text: values are never spliced into SQL",
-                "write a named parameter such as :tax_id and give its value in `params`",
-            )
+        if _interpolation(source, cc, at):
             continue
         statement = text(source)
         used = tuple(statement.compile().params)
@@ -321,4 +334,71 @@ def create_sql(config: SqlConnectorConfig, cc: ConnectorCompiler) -> SqlConnecto
             result=op.result,
             timeout=cc.duration(op.timeout),
         )
+    for name, source in config.sources.items():
+        built = _source(connector, name, source, cc)
+        if built is not None:
+            connector.sources[name] = built
     return connector
+
+
+def _source(
+    connector: SqlConnector, name: str, config: SqlSourceConfig, cc: ConnectorCompiler
+) -> SqlWatermarkSource | None:
+    from sqlalchemy import text
+
+    path = ("sources", name)
+    mapping = compile_mapping(config, cc, path, roots=("row",))
+    if _interpolation(config.sql, cc, (*path, "sql")):
+        return None
+    statement = text(config.sql)
+    used = set(statement.compile().params)
+    problems = 0
+    for column in config.watermark:
+        if column not in used:
+            problems += 1
+            cc.error(
+                (*path, "sql"),
+                "connector.source_watermark",
+                f"the query does not use :{column}, so every poll would read from the start",
+                f"compare with the watermark: WHERE ({', '.join(config.watermark)}) > "
+                f"({', '.join(':' + c for c in config.watermark)})",
+            )
+    if "limit" not in used:
+        problems += 1
+        cc.error(
+            (*path, "sql"),
+            "connector.source_limit",
+            "the query has no :limit, so one poll could read the whole table",
+            f"end it with ORDER BY {', '.join(config.watermark)} LIMIT :limit",
+        )
+    for extra in sorted(used - {*config.watermark, "limit"}):
+        problems += 1
+        cc.error(
+            (*path, "sql"),
+            "connector.sql_params",
+            f"the query uses :{extra}, which is neither a watermark column nor :limit",
+            f"add {extra} to `watermark`, or write the value into the query",
+        )
+    if set(config.start) != set(config.watermark):
+        problems += 1
+        cc.error(
+            (*path, "start"),
+            "connector.source_start",
+            f"`start` gives {', '.join(sorted(config.start)) or 'nothing'}; the watermark is "
+            f"{', '.join(config.watermark)}",
+            "give a starting value for each watermark column, and only those",
+        )
+    if problems:
+        return None
+    return SqlWatermarkSource(
+        connector=connector,
+        name=name,
+        event_type=config.emit,
+        every=cc.duration(config.every) or 60.0,
+        mapping=mapping,
+        statement=statement,
+        watermark=tuple(config.watermark),
+        start=dict(config.start),
+        batch=config.batch,
+        max_batches=config.max_batches,
+    )

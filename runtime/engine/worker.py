@@ -6,6 +6,7 @@ A worker owns runs by lease; on start it takes back runs left `running` by a pro
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -23,9 +24,12 @@ from runtime.engine.executor import event_document, select_variant
 from runtime.engine.plans import PlanProvider
 from runtime.engine.result import RunResult
 from runtime.engine.schedules import fire_due
+from runtime.engine.sources import SourcePoller
 from runtime.expressions.functions import jmespath_options
 from runtime.expressions.jmes import is_truthy
 from runtime.store.base import NewRun, OpenWait, RouteDecision, Store, StoredEvent, WaitDelivery
+
+log = logging.getLogger("seamline.worker")
 
 
 def new_run_id() -> str:
@@ -113,6 +117,10 @@ class Worker:
     runs_executed: int = 0
     on_result: Callable[[RunResult], None] | None = None
     """Called with every run's result as it ends or suspends (metrics, logs)."""
+    sources: SourcePoller = field(default_factory=SourcePoller)
+    poll_sources_in_step: bool = True
+    """False while `source_loop` polls them in a task of its own (a slow source, say a
+    database that does not answer, must not hold up runs)."""
 
     async def recover(self) -> int:
         return await self.store.recover(owner_is_alive)
@@ -122,6 +130,8 @@ class Worker:
         fired = await fire_due(
             self.store, self.plans.current, self.clock.now().timestamp(), new_run_id
         )
+        if self.poll_sources_in_step:
+            fired += await self.poll_sources()
         router = EventRouter(self.plans)
         routed = await self.store.route_pending(router)
         now = self.clock.now().timestamp()
@@ -132,6 +142,28 @@ class Worker:
                     group.start_soon(self._execute, run)
         flagged = await self._flag_sla(now)
         return fired + routed + len(claimed) + flagged
+
+    async def poll_sources(self) -> int:
+        """Poll the sources that are due; returns how many new events they gave."""
+        return await self.sources.poll_due(
+            self.store, self.plans.current, self.clock.now().timestamp()
+        )
+
+    async def source_loop(self, stop: anyio.Event, on_events: Callable[[], None]) -> None:
+        """Poll sources until `stop`, calling `on_events` when new events arrived."""
+        self.poll_sources_in_step = False
+        while not stop.is_set():
+            try:
+                if await self.poll_sources():
+                    on_events()
+            except Exception:  # a failing round is logged and retried, never fatal
+                log.exception("polling sources failed; retrying")
+            due = self.sources.next_due(self.plans.current)
+            now = self.clock.now().timestamp()
+            # look again at least every second: a reload may add or change sources
+            delay = 1.0 if due is None else min(max(due - now, 0.05), 1.0)
+            with anyio.move_on_after(delay):
+                await stop.wait()
 
     async def _execute(self, run: Any) -> None:
         result = await execute_run(self.store, self.plans, run, self.clock)
@@ -151,8 +183,9 @@ class Worker:
             await self.store.mark_sla_breached(run.id, event)
         return len(overdue)
 
-    async def next_wake(self) -> float | None:
-        """The earliest timer: a waiting run's, or a schedule's next fire."""
+    async def next_wake(self, *, sources: bool = True) -> float | None:
+        """The earliest timer: a waiting run's, a schedule's next fire, or (unless `sources` is
+        False) the next poll of a source polled in `step`."""
         scheduled = {f.name for f in self.plans.current.flows.values() if f.schedule}
         times = [
             s.next_fire for s in (await self.store.schedules()).values() if s.flow in scheduled
@@ -160,15 +193,24 @@ class Worker:
         wake = await self.store.next_wake()
         if wake is not None:
             times.append(wake)
+        due = (
+            self.sources.next_due(self.plans.current)
+            if sources and self.poll_sources_in_step
+            else None
+        )
+        if due is not None:
+            times.append(due)
         return min(times) if times else None
 
     async def run_until_idle(self, *, max_wait: float = 0.0) -> None:
-        """Work until nothing is runnable; with max_wait, also sleep for timers due within it."""
+        """Work until nothing is runnable; with max_wait, also sleep for timers due within it.
+        Sources that are due are polled, but a source's next poll is not a reason to wait: it
+        comes round forever."""
         await self.recover()
         while True:
             if await self.step():
                 continue
-            wake = await self.next_wake()
+            wake = await self.next_wake(sources=False)
             now = self.clock.now().timestamp()
             if wake is None or wake - now > max_wait:
                 return
@@ -176,6 +218,12 @@ class Worker:
 
     async def serve(self, stop: anyio.Event) -> None:
         """Work until `stop` is set, sleeping until the next timer or poll interval."""
+        self.poll_sources_in_step = False
+        async with anyio.create_task_group() as group:
+            group.start_soon(self.source_loop, stop, lambda: None)
+            await self._serve(stop)
+
+    async def _serve(self, stop: anyio.Event) -> None:
         await self.recover()
         while not stop.is_set():
             if await self.step():

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from runtime.compiler.plan import FlowPlan
 from runtime.engine.dlq import ReplayRefused, replay_dead_letter
+from runtime.engine.sources import source_table
 from runtime.server._problem import json_response, problem
 from runtime.server._routes import OBJECT, Endpoint, path, query
 from runtime.store.base import DEAD_LETTERED, RUN_STATUSES, RunRecord, Store
@@ -214,6 +215,17 @@ def endpoints(state: ServerState) -> list[Endpoint]:
             return problem(404, "api.not_found", f"no event {text!r} in the inbox")
         return json_response(asdict(event))
 
+    async def list_sources(request: Request) -> Response:
+        return json_response({"sources": await source_table(store, state.plan)})
+
+    async def list_source_rejects(request: Request) -> Response:
+        limit = _limit(request)
+        if isinstance(limit, Response):
+            return limit
+        name = request.path_params["name"]
+        rejects = await store.source_rejects(name, limit)
+        return json_response({"source": name, "rejects": [asdict(r) for r in rejects]})
+
     run_id = path("run_id", "The run's id.")
     return [
         Endpoint("GET", "/api/flows", list_flows, "viewer", "Flows of the current plan, with the versions this server has served", "flows", result=OBJECT),
@@ -227,6 +239,8 @@ def endpoints(state: ServerState) -> list[Endpoint]:
         Endpoint("POST", "/api/dead-letters/{run_id}/discard", discard, "operator", "Give up on a dead letter, with a reason kept in the audit trail", "dead letters", params=(run_id,), body={"application/json": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}, responses={200: "Discarded", 400: "No reason", 404: "No such run", 409: "Not a dead letter"}, result=OBJECT),
         Endpoint("GET", "/api/contracts", list_contracts, "viewer", "Event contracts and their versions", "contracts", result=OBJECT),
         Endpoint("GET", "/api/contracts/{type}", get_contract, "viewer", "One contract with the JSON Schema of every version", "contracts", params=(path("type", "The event type."),), responses={200: "OK", 404: "No such contract"}, result=OBJECT),
+        Endpoint("GET", "/api/sources", list_sources, "viewer", "Polled sources: kind, event type, watermark or files taken in, counts, last and next poll, last error", "sources", result=OBJECT),
+        Endpoint("GET", "/api/sources/{name}/rejects", list_source_rejects, "viewer", "Records a source could not take in, newest first: location, reason, raw record", "sources", params=(path("name", "The source, `<connector>.<source>`."), LIMIT), responses={200: "OK", 400: "Bad limit"}, result=OBJECT),
         Endpoint("GET", "/api/events/{seq}", get_event, "viewer", "An accepted event, by inbox sequence number", "events", params=(path("seq", "The inbox sequence number."),), responses={200: "OK", 404: "No such event"}, result=OBJECT),
     ]  # fmt: skip
 

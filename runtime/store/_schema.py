@@ -108,3 +108,37 @@ CREATE TABLE IF NOT EXISTS schedules (
     last_fire REAL                  -- the scheduled time of the last run started
 );
 """
+
+SCHEMA += """
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,          -- <connector>.<source>
+    cursor TEXT,                    -- JSON: the watermark of the last row taken in
+    next_poll REAL NOT NULL DEFAULT 0,
+    last_poll REAL,
+    polls INTEGER NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    rejects INTEGER NOT NULL DEFAULT 0,
+    items INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS source_items (  -- whole inputs taken in (a file name and its digest)
+    source TEXT NOT NULL,
+    item TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    rejects INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (source, item)
+);
+CREATE TABLE IF NOT EXISTS source_rejects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    item TEXT,
+    location TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raw TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_rejects_by_source ON source_rejects(source, seq);
+"""

@@ -144,6 +144,56 @@ class AuditRecord:
     detail: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class SourceState:
+    """Where a polled source stands: its cursor (a SQL watermark) and its counters."""
+
+    name: str
+    cursor: Any
+    next_poll: float
+    last_poll: float | None
+    polls: int
+    events: int
+    """New events accepted from it (duplicates not counted)."""
+    duplicates: int
+    rejects: int
+    items: int
+    """Files (or other whole items) taken in."""
+    last_error: str | None
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class SourceReject:
+    """A record a source read but could not turn into a valid event: kept with its reason."""
+
+    location: str
+    """Where it came from: `file:line` for a file, the row's watermark for a table."""
+    message: str
+    raw: Any = None
+    item: str | None = None
+    seq: int = 0
+    source: str = ""
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class SourceCommit:
+    """One read of a source, committed as a whole: its events, its rejects, its new position.
+
+    `expected_cursor` is the cursor the read started from: if another poller moved the cursor
+    since, nothing is committed (compare-and-set), so a batch is never taken in twice. `item`
+    names a whole input (a file and its digest) recorded as taken in, in the same transaction.
+    """
+
+    events: Sequence[dict[str, Any]] = ()
+    rejects: Sequence[SourceReject] = ()
+    cursor: Any = None
+    expected_cursor: Any = None
+    move_cursor: bool = False
+    item: str | None = None
+
+
 Router = Callable[[StoredEvent, Sequence[OpenWait]], RouteDecision]
 
 
@@ -203,6 +253,17 @@ class Store(Protocol):
     async def fire_schedule(
         self, flow: str, event: dict[str, Any], run: NewRun, fired_for: float, next_fire: float
     ) -> bool: ...
+
+    # polled sources (file drops, SQL watermarks)
+    async def claim_source_poll(self, name: str, now: float, next_poll: float) -> bool: ...
+    async def source_states(self) -> dict[str, SourceState]: ...
+    async def source_item_seen(self, name: str, item: str) -> bool: ...
+    async def commit_source(self, name: str, commit: SourceCommit) -> list[Accepted] | None: ...
+    async def source_error(self, name: str, message: str | None) -> None: ...
+    async def source_rejects(
+        self, name: str | None = None, limit: int = 100
+    ) -> list[SourceReject]: ...
+    async def reset_source(self, name: str, cursor: Any = None) -> None: ...
 
     # journal
     async def journal(self, run_id: str, generation: int | None = None) -> list[JournalEntry]: ...

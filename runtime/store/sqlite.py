@@ -24,6 +24,7 @@ from runtime.store._rows import (
     stored_event,
 )
 from runtime.store._runs import RunsMixin
+from runtime.store._sources import SourcesMixin
 from runtime.store.base import (
     PENDING,
     RUNNING,
@@ -39,7 +40,7 @@ from runtime.store.base import (
 )
 
 
-class SqliteStore(RunsMixin):
+class SqliteStore(RunsMixin, SourcesMixin):
     """Store backend on SQLite. Calls run on a worker thread; one connection, one lock."""
 
     def _insert_events(self, events: Sequence[dict[str, Any]]) -> list[Accepted]:

@@ -26,6 +26,8 @@ from runtime.store import (
     NewRun,
     OpenWait,
     RouteDecision,
+    SourceCommit,
+    SourceReject,
     Store,
     StoredEvent,
     WaitDelivery,
@@ -804,3 +806,70 @@ async def test_flow_versions_are_saved_by_content_hash(store: Store) -> None:
     )  # immutable
     assert await store.flow_version_files("abc123") == files
     assert await store.flow_version_files("nope") is None
+
+
+# -- polled sources --------------------------------------------------------------------------------
+async def test_a_source_poll_is_claimed_once_per_interval(store: Store) -> None:
+    assert await store.claim_source_poll("db.rows", 100.0, 130.0) is True
+    assert await store.claim_source_poll("db.rows", 110.0, 140.0) is False
+    assert await store.claim_source_poll("db.rows", 130.0, 160.0) is True
+    state = (await store.source_states())["db.rows"]
+    assert (state.next_poll, state.last_poll, state.polls, state.cursor) == (160.0, 130.0, 2, None)
+
+
+async def test_a_source_commit_takes_events_and_moves_the_cursor_together(store: Store) -> None:
+    events = [event("r1", source="/seamline/sources/db.rows"), event("r2", source="/seamline/sources/db.rows")]
+    rejects = [SourceReject("row 3", "contract.violation: no", {"id": 3})]
+    first = await store.commit_source(
+        "db.rows",
+        SourceCommit(events, rejects, cursor={"ts": "t2", "id": 2}, expected_cursor=None, move_cursor=True),
+    )
+    assert first is not None and [a.duplicate for a in first] == [False, False]
+    # a second poller that read from the same position finds the cursor moved: nothing taken in
+    stale = await store.commit_source(
+        "db.rows",
+        SourceCommit(events[:1], (), cursor={"ts": "t1", "id": 1}, expected_cursor=None, move_cursor=True),
+    )
+    assert stale is None
+    again = await store.commit_source(
+        "db.rows",
+        SourceCommit(events[1:], (), cursor={"ts": "t3", "id": 3},
+                     expected_cursor={"id": 2, "ts": "t2"}, move_cursor=True),
+    )
+    assert again is not None and [a.duplicate for a in again] == [True]
+    state = (await store.source_states())["db.rows"]
+    assert state.cursor == {"ts": "t3", "id": 3}
+    assert (state.events, state.duplicates, state.rejects, state.last_error) == (2, 1, 1, None)
+    [reject] = await store.source_rejects("db.rows")
+    assert (reject.source, reject.location, reject.message, reject.raw) == (
+        "db.rows", "row 3", "contract.violation: no", {"id": 3},
+    )
+    assert await store.source_rejects("other.source") == []
+
+
+async def test_a_source_item_is_taken_in_once(store: Store) -> None:
+    commit = SourceCommit([event("f1:2", source="/seamline/sources/drop.files")],
+                          [SourceReject("a.csv:3", "expected 3 fields, got 2", "x,y")],
+                          item="a.csv@abc")
+    assert not await store.source_item_seen("drop.files", "a.csv@abc")
+    assert await store.commit_source("drop.files", commit) is not None
+    assert await store.source_item_seen("drop.files", "a.csv@abc")
+    assert await store.commit_source("drop.files", commit) is None
+    state = (await store.source_states())["drop.files"]
+    assert (state.items, state.events, state.rejects) == (1, 1, 1)
+    [reject] = await store.source_rejects()
+    assert reject.item == "a.csv@abc"
+
+
+async def test_source_errors_and_resets_are_kept(store: Store, backend: Backend) -> None:
+    await store.source_error("db.rows", "OperationalError: unable to open database file")
+    await store.commit_source(
+        "db.rows", SourceCommit((), (), cursor={"id": 9}, expected_cursor=None, move_cursor=True)
+    )
+    reopened = backend.reopen()
+    state = (await reopened.source_states())["db.rows"]
+    assert state.last_error is None and state.cursor == {"id": 9}  # a good read clears the error
+    await reopened.claim_source_poll("db.rows", 100.0, 200.0)
+    await reopened.reset_source("db.rows", {"id": 1})
+    state = (await reopened.source_states())["db.rows"]
+    assert (state.cursor, state.next_poll) == ({"id": 1}, 0.0)
