@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,8 +156,10 @@ class SourcePoller:
     """Polls the plan's sources when due. The due times are kept in the store; this only
     remembers them to avoid asking the store every round."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_poll: Callable[[str, PollResult, float], None] | None = None) -> None:
         self._due: dict[str, float] = {}
+        self.on_poll = on_poll
+        """Called after every poll with the source, its result and the time (metrics)."""
 
     async def poll_due(self, store: Store, plan: Plan, now: float) -> int:
         """Poll every due source; returns how many new events were taken in."""
@@ -169,7 +172,10 @@ class SourcePoller:
                 self._due[ref] = state.next_poll if state is not None else now + source.every
                 continue
             self._due[ref] = now + source.every
-            taken += (await poll_source(store, plan, source)).events
+            result = await poll_source(store, plan, source)
+            if self.on_poll is not None:
+                self.on_poll(ref, result, now)
+            taken += result.events
         return taken
 
     def next_due(self, plan: Plan) -> float | None:

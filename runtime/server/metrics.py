@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from runtime.engine.result import RunResult
+from runtime.engine.sources import PollResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -184,6 +185,21 @@ class ServerMetrics:
             "seamline_last_reload_timestamp_seconds", "When the last reload finished (unix time)."
         )
         self.draining = Gauge("seamline_draining", "1 while the server drains after SIGTERM.")
+        self.source_records = Counter(
+            "seamline_source_records_total",
+            "Records polled sources read, by outcome (event, duplicate, reject).",
+            ("source", "outcome"),
+        )
+        self.source_polls = Counter(
+            "seamline_source_polls_total",
+            "Polls of each source, by result (ok, error).",
+            ("source", "result"),
+        )
+        self.source_last_poll = Gauge(
+            "seamline_source_last_poll_timestamp_seconds",
+            "When each source was last polled without an error (unix time).",
+            ("source",),
+        )
 
     def all(self) -> list[Metric]:
         return [value for value in vars(self).values() if isinstance(value, Metric)]
@@ -204,6 +220,19 @@ class ServerMetrics:
                 # a durable run makes one attempt per execution round (a retry suspends the run
                 # on a timer), so an executed record past its first attempt is one retry
                 self.retries.inc(result.flow, record.id)
+
+    def observe_poll(self, source: str, result: PollResult, at: float) -> None:
+        """Count one poll of a source: its records by outcome, and whether it failed."""
+        for outcome, count in (
+            ("event", result.events),
+            ("duplicate", result.duplicates),
+            ("reject", result.rejects),
+        ):
+            if count:
+                self.source_records.inc(source, outcome, amount=count)
+        self.source_polls.inc(source, "error" if result.error else "ok")
+        if not result.error:
+            self.source_last_poll.set(at, source)
 
     def store_counts(self, counts: Mapping[str, int]) -> None:
         self.runs.replace(

@@ -38,6 +38,7 @@ class WorkerPool:
             store, plans, concurrency=max(concurrency, 1), on_result=metrics.observe_run
         )
         self.worker.poll_sources_in_step = False  # `run` polls them in a task of its own
+        self.worker.sources.on_poll = metrics.observe_poll
         self.poll_interval = poll_interval
         self.stopping = anyio.Event()
         self.stopped = anyio.Event()

@@ -35,3 +35,9 @@ def test_sources_feed_the_server_and_show_on_the_api(tmp_path: Path, make_client
         ("hours-1.csv:3", "column hours: 'nope' is not a number")
     ]
     assert client.get("/api/sources/drop.hours/rejects", params={"limit": "0"}).status_code == 400
+    metrics = client.get("/metrics").text
+    assert 'seamline_source_records_total{source="drop.hours",outcome="event"} 1' in metrics
+    assert 'seamline_source_records_total{source="drop.hours",outcome="reject"} 1' in metrics
+    assert 'seamline_source_records_total{source="ledger.invoice_changes",outcome="event"} 1' in metrics
+    assert 'seamline_source_polls_total{source="ledger.invoice_changes",result="ok"}' in metrics
+    assert 'seamline_source_last_poll_timestamp_seconds{source="drop.hours"}' in metrics
