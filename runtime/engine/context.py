@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import random
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -18,6 +16,7 @@ from runtime.compiler.plan import FlowPlan, Plan
 from runtime.connectors.base import CallRequest, Operation
 from runtime.connectors.secrets import redact
 from runtime.contracts.registry import ContractVersion
+from runtime.engine.clock import Clock, VirtualClock, iso
 from runtime.engine.journal import DONE, LEAF_KINDS, Journal, MemoryJournal, Suspend
 from runtime.engine.mocks import RunMocks
 from runtime.engine.result import CallRecord, RunResult, StepRecord
@@ -34,53 +33,9 @@ from runtime.steps.fail import FlowFailure
 from runtime.steps.wait_for import WaitTimeout
 from runtime.store.base import JournalEntry, OpenWait
 
+_JITTER = random.Random()
 
-class Clock:
-    """Real time: sleeps really sleep."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
-class VirtualClock(Clock):
-    """For `seamline run` and tests: waits are recorded and skipped; time jumps forward."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime.now(UTC)
-        self.slept: list[float] = []
-
-    def now(self) -> datetime:
-        return self._now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self._now += timedelta(seconds=seconds)
-        await anyio.sleep(0)
-
-
-_LAST_ISO: tuple[datetime | None, str] = (None, "")
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z; the last answer is kept (a virtual clock only moves on sleep)."""
-    global _LAST_ISO
-    if _LAST_ISO[0] == moment:
-        return _LAST_ISO[1]
-    text = (
-        (moment if moment.tzinfo is UTC else moment.astimezone(UTC))
-        .isoformat()
-        .replace("+00:00", "Z")
-    )
-    _LAST_ISO = (moment, text)
-    return text
-
-
-@functools.lru_cache(maxsize=4096)
-def _depth(path: tuple[str | int, ...]) -> int:
-    return sum(1 for p in path if p in _NESTING) - 1
+__all__ = ["Clock", "RunState", "StepRunner", "VirtualClock", "error_code", "iso"]
 
 
 @dataclass
@@ -93,12 +48,16 @@ class RunState:
     clock: Clock
     mocks: RunMocks | None
     undos: list[tuple[Any, dict[str, Any], str]] = field(default_factory=list)
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random | None = None  # None: the process's generator (seeding one per run costs)
     subflow_depth: int = 0
     journal: Journal = field(default_factory=MemoryJournal)
 
     def now(self) -> float:
         return self.clock.now().timestamp()
+
+    def spread(self) -> float:
+        """A uniform draw in [-1, 1] that scales a retry's jitter."""
+        return (self.rng or _JITTER).uniform(-1, 1)
 
     def key_prefix(self) -> str:
         """Idempotency keys: `<run>:<step>`; a run replayed from the start gets fresh ones."""
@@ -127,7 +86,6 @@ def error_code(exc: BaseException) -> tuple[str, bool]:
     return "internal.error", False
 
 
-_NESTING = ("steps", "else", "parallel")
 _STEP_ERROR_FIELDS = ("flow", "step", "attempt", "code", "message", "transient")
 
 
@@ -138,11 +96,19 @@ def node_kind(node: Any) -> str:
 class StepRunner:
     """Implements RunContext for one scope of a run (the run itself, or one loop iteration)."""
 
-    def __init__(self, state: RunState, document: dict[str, Any], prefix: str = "") -> None:
+    __slots__ = ("state", "document", "prefix", "_current")
+
+    def __init__(
+        self,
+        state: RunState,
+        document: dict[str, Any],
+        prefix: str = "",
+        current: StepRecord | None = None,
+    ) -> None:
         self.state = state
         self.document = document
         self.prefix = prefix
-        self._current: StepRecord | None = None
+        self._current = current
 
     @property
     def flow(self) -> str:
@@ -158,37 +124,41 @@ class StepRunner:
     # -- running steps -------------------------------------------------------------------
     async def run_steps(self, nodes: Sequence[Any]) -> Any:
         last = None
+        execute = self.execute
         for node in nodes:
-            last = await self.execute(node)
+            last = await execute(node)
         return last
 
     async def execute(self, node: Any) -> Any:
-        steps = self.document["steps"]
-        record = StepRecord(
-            self.label(node),
-            node.id,
-            node.kind,
-            "running",
-            started_at=iso(self.state.clock.now()),
-            depth=self.state.subflow_depth + _depth(node.path),
-        )
+        # the path every step of every run takes: kept to plain attribute reads and one record
+        state = self.state
+        document = self.document
+        trace = state.result.trace
+        node_id = node.id
+        label = f"{self.prefix}.{node_id}" if self.prefix else node_id
+        record = StepRecord(label, node_id, node.kind, "running")
+        record.started_at = iso(state.clock.now())
+        record.depth = state.subflow_depth + node.nesting
         if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
             record.status = "skipped"
-            self.state.result.trace.append(record)
-            steps[node.id] = {"output": None, "status": "skipped"}
+            trace.append(record)
+            document["steps"][node_id] = {"output": None, "status": "skipped"}
             return None
-        self.state.result.trace.append(record)
-        leaf = node.kind in LEAF_KINDS
-        emitted_before = len(self.state.result.emitted)
-        entry = self.state.journal.entry(record.label) if leaf else None
-        if entry is not None and entry.status in DONE:
-            return self._restore(node, record, entry)
-        if entry is not None and entry.status == "failed" and entry.error:
-            record.status, record.error, record.input = "failed", entry.error, entry.input
-            record.detail = "from journal"
-            raise StepError(**{k: entry.error[k] for k in _STEP_ERROR_FIELDS if k in entry.error})
-        runner = StepRunner(self.state, self.document, self.prefix)
-        runner._current = record
+        trace.append(record)
+        journal = state.journal
+        durable = journal.durable and node.kind in LEAF_KINDS  # what the journal keeps
+        if durable:
+            emitted_before = len(state.result.emitted)
+            entry = journal.entry(label)
+            if entry is not None and entry.status in DONE:
+                return self._restore(node, record, entry)
+            if entry is not None and entry.status == "failed" and entry.error:
+                record.status, record.error, record.input = "failed", entry.error, entry.input
+                record.detail = "from journal"
+                raise StepError(
+                    **{k: entry.error[k] for k in _STEP_ERROR_FIELDS if k in entry.error}
+                )
+        runner = StepRunner(state, document, self.prefix, record)
         started = time.perf_counter()
         try:
             if node.timeout is not None:
@@ -205,7 +175,7 @@ class StepRunner:
             record.duration_ms = (time.perf_counter() - started) * 1000
             if record.error is None and exc.step == record.label:
                 record.error = exc.to_dict()
-            if leaf:
+            if durable:
                 await self._journal(node, record)
             raise
         except Exception as exc:
@@ -221,7 +191,7 @@ class StepRunner:
                 transient=transient,
             )
             record.error = error.to_dict()
-            if leaf:
+            if durable:
                 await self._journal(node, record)
             raise error from exc
         finally:
@@ -232,11 +202,11 @@ class StepRunner:
         record.status = "succeeded"
         record.output = output
         if node.kind == "switch":
-            arm = self.document.get("_arms", {}).get(node.id)
+            arm = document.get("_arms", {}).get(node_id)
             record.detail = "no arm matched" if arm is None else f"took arm {arm}"
-        steps[node.id] = {"output": output, "status": "succeeded"}
-        if leaf:
-            await self._journal(node, record, emitted=self.state.result.emitted[emitted_before:])
+        document["steps"][node_id] = {"output": output, "status": "succeeded"}
+        if durable:
+            await self._journal(node, record, emitted=state.result.emitted[emitted_before:])
         return output
 
     async def _journal(
@@ -365,7 +335,7 @@ class StepRunner:
                         message=str(exc),
                         transient=exc.transient,
                     ) from exc
-                delay = retry.wait_before(attempt + 1, self.state.rng.uniform(-1, 1))
+                delay = retry.wait_before(attempt + 1, self.state.spread())
                 if exc.retry_after is not None:  # the server's word beats max_delay
                     delay = max(delay, exc.retry_after)
                 if journal.durable:  # a durable timer: the wait survives a restart

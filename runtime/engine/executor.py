@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 from runtime.compiler.plan import FlowPlan, Plan
@@ -42,7 +42,11 @@ def event_document(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex[:20]
+    """The first 20 hex digits of a random (version 4) UUID, without building the UUID."""
+    bits = int.from_bytes(os.urandom(10))
+    bits = (bits & ~(0xF << 28)) | (0x4 << 28)  # the version nibble, as uuid4 sets it
+    bits = (bits & ~(0xC << 12)) | (0x8 << 12)  # the variant bits (RFC 4122)
+    return f"{bits:020x}"
 
 
 async def run_scope(

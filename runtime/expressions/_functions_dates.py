@@ -119,6 +119,11 @@ def add_months(value: Temporal, months: int) -> Temporal:
 
 def add_duration(function: str, value: Temporal, duration: Duration) -> Temporal:
     """Months first (clamped), then the exact seconds; a date only takes whole days."""
+    if not duration.seconds:  # whole months (`P1M`): no Decimal arithmetic to do
+        try:
+            return add_months(value, duration.months) if duration.months else value
+        except (OverflowError, ValueError):
+            raise FunctionArgumentError(function, "the result is outside years 1-9999") from None
     days, rest = divmod(duration.seconds, 86400)
     if rest and not isinstance(value, datetime):
         raise FunctionArgumentError(

@@ -141,11 +141,17 @@ class StringFunctions:
 
     @signature(arg("string"), arg("string", "number"))
     def _func_uuid5(self, namespace: str, name: str | int | float) -> str:
-        return str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, namespace), _text(name)))
+        return str(uuid.uuid5(_namespace(namespace), _text(name)))
 
     @signature(arg("string"))
     def _func_hash(self, value: str) -> str:
         return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+
+
+@lru_cache(maxsize=256)
+def _namespace(name: str) -> uuid.UUID:
+    """uuid5's namespace for a name; flows use a handful of names, each on every run."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, name)
 
 
 STRING_DOCS: tuple[FunctionDoc, ...] = (

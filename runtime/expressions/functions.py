@@ -243,7 +243,11 @@ def jinja_helpers(
         invoke = function_caller(functions, doc.name)  # = functions.call_function(name, args)
 
         def call(*args: Any) -> Any:
-            return invoke([_plain(a) for a in args])
+            values = list(args)
+            for i, value in enumerate(values):  # a loop, not a comprehension: one frame less
+                if type(value) not in _ALREADY_PLAIN:
+                    values[i] = _plain(value)
+            return invoke(values)
 
         call.__name__ = call.__qualname__ = doc.name
         call.__doc__ = doc.summary

@@ -32,6 +32,17 @@ class StepNodeBase:
     children: tuple[tuple[str, tuple[Any, ...]], ...] = field(default=(), repr=False)
     """Nested step lists (label, nodes), for graphs, coverage and traces."""
 
+    nesting: int = field(init=False, repr=False, compare=False)
+    """How many step lists the step is nested in (0 at the top of a flow), for the trace."""
+
+    def __post_init__(self) -> None:
+        # once per node rather than once per execution
+        object.__setattr__(self, "nesting", sum(1 for p in self.path if p in _NESTING) - 1)
+
+
+# the path segments that open a nested step list (for_each/switch `steps`, `else`, `parallel`)
+_NESTING = ("steps", "else", "parallel")
+
 
 class Suspend(Exception):  # noqa: N818 - a control signal, not an error
     """The run waits: for a timer (`wake_at`, unix seconds) and/or a correlated event (`wait`)."""

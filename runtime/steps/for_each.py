@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from pydantic import Field
 
 from runtime.errors import ExpressionError
 from runtime.expressions.compiled import CompiledValue
 from runtime.expressions.jmes import CompiledExpression
 from runtime.spec.common import Expression, Identifier, Value
+from runtime.steps._concurrent import run_concurrently
 from runtime.steps._context import (
     CompileContext,
     RunContext,
@@ -63,42 +64,36 @@ class ForEachStep(StepNodeBase):
                 f"for_each `{self.items.source}` gave {type(items).__name__}, expected a list"
             )
         results: list[Any] = [None] * len(items)
-        limiter = anyio.Semaphore(self.concurrency) if 1 < self.concurrency < len(items) else None
-
-        async def one(index: int, item: Any) -> None:
-            if limiter is not None:
-                async with limiter:
-                    await iteration(index, item)
-            else:
-                await iteration(index, item)
+        steps, output, name, prefix = self.steps, self.output, self.name, self.id
 
         async def iteration(index: int, item: Any) -> None:
-            child = rc.fork({self.name: item, "index": index}, f"{self.id}[{index}]")
-            last = await child.run_steps(self.steps)
-            results[index] = (
-                self.output.evaluate(child.document) if self.output is not None else last
-            )
+            child = rc.fork({name: item, "index": index}, f"{prefix}[{index}]")
+            last = await child.run_steps(steps)
+            results[index] = output.evaluate(child.document) if output is not None else last
 
         if self.concurrency == 1 or len(items) <= 1:
             for index, item in enumerate(items):
-                await one(index, item)
-        else:
-            waiting: list[Suspend] = []
+                await iteration(index, item)
+            return results
+        limiter = asyncio.Semaphore(self.concurrency) if self.concurrency < len(items) else None
+        waiting: list[Suspend] = []
 
-            async def one_of_many(index: int, item: Any) -> None:
-                try:
-                    await one(index, item)
-                except Suspend as suspended:  # the other items go on until they finish or wait
-                    waiting.append(suspended)
-
+        async def one_of_many(index: int, item: Any) -> None:
             try:
-                async with anyio.create_task_group() as group:
-                    for index, item in enumerate(items):
-                        group.start_soon(one_of_many, index, item)
-            except BaseExceptionGroup as failed:
-                raise first_error(failed) from None
-            if waiting:
-                raise earliest(waiting)
+                if limiter is None:
+                    await iteration(index, item)
+                else:
+                    async with limiter:
+                        await iteration(index, item)
+            except Suspend as suspended:  # the other items go on until they finish or wait
+                waiting.append(suspended)
+
+        try:
+            await run_concurrently([one_of_many(i, item) for i, item in enumerate(items)])
+        except BaseExceptionGroup as failed:
+            raise first_error(failed) from None
+        if waiting:
+            raise earliest(waiting)
         return results
 
 

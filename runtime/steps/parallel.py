@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from pydantic import Field
 
 from runtime.spec.common import Identifier
+from runtime.steps._concurrent import run_concurrently
 from runtime.steps._context import (
     CompileContext,
     RunContext,
@@ -46,9 +46,7 @@ class ParallelStep(StepNodeBase):
                 waiting.append(suspended)
 
         try:
-            async with anyio.create_task_group() as group:
-                for name, steps in self.branches:
-                    group.start_soon(branch, name, steps)
+            await run_concurrently([branch(name, steps) for name, steps in self.branches])
         except BaseExceptionGroup as failed:
             raise first_error(failed) from None
         if waiting:
