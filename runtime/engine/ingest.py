@@ -24,8 +24,34 @@ class Rejection:
     contract: str | None = None
 
 
+_KEY_ATTRIBUTES = ("source", "id", "type", "subject")
+MAX_KEY_LENGTH = 1024
+"""Longest `source`, `id`, `type` or `subject` the inbox takes: they are indexed, and a
+PostgreSQL index entry is limited to about 2.7 KB."""
+
+
+def _key_problem(event: Any) -> tuple[str, str] | None:
+    if not isinstance(event, dict):
+        return None
+    for name in _KEY_ATTRIBUTES:
+        value = event.get(name)
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            return name, f"'{name}' contains a NUL character"
+        if len(value) > MAX_KEY_LENGTH:
+            return name, f"'{name}' is {len(value):,} characters long (at most {MAX_KEY_LENGTH:,})"
+    return None
+
+
 def check(plan: Plan, event: Any) -> Rejection | None:
     """Why the runtime would refuse this event, or None."""
+    problem = _key_problem(event)
+    if problem is not None:
+        name, message = problem
+        return Rejection(
+            "envelope.invalid", f"event: $.{name}: {message}", ((f"$.{name}", message),)
+        )
     outcome = plan.contracts.check_event(event)
     if outcome.ok:
         try:

@@ -28,13 +28,17 @@ from runtime.store.sqlite import SqliteStore
 
 
 def open_store(url: str, root: Path | str = ".") -> Store:
-    """`sqlite:///.seamline/seamline.db` (relative to the workspace root) or a file path."""
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :])
-    elif url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL store is not available yet; use sqlite:///path")
-    else:
-        path = Path(url)
+    """`sqlite:///.seamline/seamline.db` (relative to the workspace root) or a file path; or
+    `postgresql://user@host:5432/dbname?schema=NAME` (`postgres://` too) for the shared store."""
+    if url.startswith(("postgresql://", "postgres://")):
+        try:  # psycopg is an optional extra: only the PostgreSQL store needs it
+            from runtime.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ImportError(
+                f"the PostgreSQL store needs psycopg 3: pip install 'seamline[postgres]' ({exc})"
+            ) from exc
+        return PostgresStore(url)
+    path = Path(url.removeprefix("sqlite:///"))
     if not path.is_absolute():
         path = Path(root) / path
     return SqliteStore(path)

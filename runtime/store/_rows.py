@@ -1,14 +1,22 @@
-"""Converting between SQLite rows and the store's records, and the JSON used in columns."""
+"""Converting between database rows and the store's records, and the JSON used in columns.
+
+Shared by the SQLite and the PostgreSQL backends: both keep the same columns, JSON as text.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from runtime.store.base import JournalEntry, OpenWait, RunRecord, StoredEvent
+from runtime.store.base import JournalEntry, OpenWait, RunRecord, SourceState, StoredEvent
+
+
+class Row(Protocol):
+    """A row by column name: a sqlite3.Row, or a dict from psycopg's dict_row."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def dumps(value: Any) -> str | None:
@@ -31,7 +39,7 @@ def key_text(key: Any) -> str | None:
     return None if key is None else orjson.dumps(key, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def stored_event(row: sqlite3.Row) -> StoredEvent:
+def stored_event(row: Row) -> StoredEvent:
     return StoredEvent(
         row["seq"],
         row["source"],
@@ -42,7 +50,7 @@ def stored_event(row: sqlite3.Row) -> StoredEvent:
     )
 
 
-def open_wait(row: sqlite3.Row) -> OpenWait:
+def open_wait(row: Row) -> OpenWait:
     return OpenWait(
         row["run_id"],
         row["generation"],
@@ -54,7 +62,7 @@ def open_wait(row: sqlite3.Row) -> OpenWait:
     )
 
 
-def run_record(row: sqlite3.Row) -> RunRecord:
+def run_record(row: Row) -> RunRecord:
     return RunRecord(
         id=row["id"],
         flow=row["flow"],
@@ -78,7 +86,7 @@ def run_record(row: sqlite3.Row) -> RunRecord:
     )
 
 
-def journal_entry(row: sqlite3.Row) -> JournalEntry:
+def journal_entry(row: Row) -> JournalEntry:
     return JournalEntry(
         run_id=row["run_id"],
         generation=row["generation"],
@@ -95,4 +103,25 @@ def journal_entry(row: sqlite3.Row) -> JournalEntry:
         wake_at=row["wake_at"],
         detail=loads(row["detail"]),
         seq=row["seq"],
+    )
+
+
+def cursor_text(cursor: Any) -> str | None:
+    """A polled source's cursor as stored: sorted-key JSON, so equal cursors compare equal."""
+    return None if cursor is None else orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def source_state(row: Row) -> SourceState:
+    return SourceState(
+        row["name"],
+        loads(row["cursor"]),
+        row["next_poll"],
+        row["last_poll"],
+        row["polls"],
+        row["events"],
+        row["duplicates"],
+        row["rejects"],
+        row["items"],
+        row["last_error"],
+        row["updated_at"],
     )

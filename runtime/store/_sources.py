@@ -12,31 +12,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from runtime.store._connection import SqliteConnection
-from runtime.store._rows import dumps, loads, now_iso
+from runtime.store._rows import cursor_text, dumps, loads, now_iso, source_state
 from runtime.store.base import Accepted, SourceCommit, SourceReject, SourceState
-
-
-def _cursor_text(cursor: Any) -> str | None:
-    return None if cursor is None else orjson.dumps(cursor, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def _state(row: sqlite3.Row) -> SourceState:
-    return SourceState(
-        row["name"],
-        loads(row["cursor"]),
-        row["next_poll"],
-        row["last_poll"],
-        row["polls"],
-        row["events"],
-        row["duplicates"],
-        row["rejects"],
-        row["items"],
-        row["last_error"],
-        row["updated_at"],
-    )
 
 
 class SourcesMixin(SqliteConnection):
@@ -65,7 +43,7 @@ class SourcesMixin(SqliteConnection):
         rows = await self._call(
             lambda: self._db.execute("SELECT * FROM sources ORDER BY name").fetchall()
         )
-        return {row["name"]: _state(row) for row in rows}
+        return {row["name"]: source_state(row) for row in rows}
 
     async def source_item_seen(self, name: str, item: str) -> bool:
         row = await self._call(
@@ -81,7 +59,7 @@ class SourcesMixin(SqliteConnection):
             current = self._db.execute(
                 "SELECT cursor FROM sources WHERE name=?", (name,)
             ).fetchone()["cursor"]
-            if current != _cursor_text(commit.expected_cursor):
+            if current != cursor_text(commit.expected_cursor):
                 return None  # another poller took this batch in first
         if commit.item is not None:
             taken = self._db.execute(
@@ -118,7 +96,7 @@ class SourcesMixin(SqliteConnection):
                 len(commit.rejects),
                 1 if commit.item is not None else 0,
                 now,
-                *((_cursor_text(commit.cursor),) if commit.move_cursor else ()),
+                *((cursor_text(commit.cursor),) if commit.move_cursor else ()),
                 name,
             ),
         )
@@ -172,7 +150,7 @@ class SourcesMixin(SqliteConnection):
             self._db.execute(
                 "UPDATE sources SET cursor=?, next_poll=0, last_error=NULL, updated_at=? "
                 "WHERE name=?",
-                (_cursor_text(cursor), now_iso(), name),
+                (cursor_text(cursor), now_iso(), name),
             )
 
         await self._call(write)

@@ -91,6 +91,20 @@ def test_a_contract_violation_is_422_naming_the_contract_and_the_path(
     assert "$.data.lines[0].qty" in problem["detail"]
 
 
+def test_an_id_the_inbox_cannot_index_is_400(make_client: MakeClient, open_plan: Plan) -> None:
+    """A NUL character, or more than 1,024 characters, in source/id/type/subject: refused up
+    front on every store backend (PostgreSQL cannot store a NUL, nor index a very long key)."""
+    client = make_client(open_plan)
+    for ident, message in (
+        ("a\x00b", "'id' contains a NUL character"),
+        ("x" * 1025, "'id' is 1,025 characters long (at most 1,024)"),
+    ):
+        answer = client.post("/events", json=order("O1", id=ident))
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["code"] == "envelope.invalid"
+        assert answer.json()["violations"] == [{"path": "$.id", "message": message}]
+
+
 def test_an_event_type_without_a_contract_is_422(make_client: MakeClient, open_plan: Plan) -> None:
     client = make_client(open_plan)
     answer = client.post("/events", json=order("O1", type="shop.order.lost"))

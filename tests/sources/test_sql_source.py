@@ -255,3 +255,23 @@ def test_load_errors_name_the_file_line_and_field(
     ws = source_workspace(tmp_path / "ws", ledger=LEDGER_CONNECTOR.replace(old, new))
     report = check_workspace(ws)
     assert [str(d) for d in report.diagnostics] == [expected]
+
+
+def test_a_key_the_inbox_cannot_index_is_a_reject_not_an_error(tmp_path: Path) -> None:
+    """A NUL character or an over-long id is refused up front, like any invalid envelope."""
+    with_id = LEDGER_CONNECTOR.replace(
+        'subject: "${ to_string(row.INV_NO) }"',
+        'subject: "${ to_string(row.INV_NO) }"\n        id: "${ row.LAST_UPD_TS }"',
+    )
+    ws = source_workspace(tmp_path / "ws", ledger=with_id)
+    set_invoice(ws, 1, "P", 1, "2026-11-21 14:00:00")
+    set_invoice(ws, 2, "P", 1, "2026-11-21 14:00:01\x00")
+    set_invoice(ws, 3, "P", 1, "2026-11-21 14:00:02" + "0" * 1981)
+    rt = Runtime(ws, tmp_path / "store.db")
+    result = rt.poll(REF)
+    assert (result.events, result.rejects, result.error) == (1, 2, None)
+    messages = sorted(r.message for r in rt.store_call("source_rejects", REF))
+    assert messages == [
+        "envelope.invalid: event: $.id: 'id' contains a NUL character",
+        "envelope.invalid: event: $.id: 'id' is 2,000 characters long (at most 1,024)",
+    ]
