@@ -22,11 +22,14 @@ from typing import Any
 import httpx
 
 from runtime.demo._api import Api, ApiError, StorePeek
-from runtime.demo._business import Business
+from runtime.demo._business import COUNTRIES, Business
 from runtime.demo._scale import Scale
 from runtime.sandbox import FaultConfig, Sandbox
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+# Northwind's cut-over: invoices changed since then are the legacy ERP's own (the source
+# legacy_erp.invoice_changes starts here); older ones came over with the migration.
+CUT_OVER = "2026-01-01 00:00:00"
 
 
 @dataclass
@@ -56,7 +59,6 @@ class Player:
         self,
         sandbox: Sandbox,
         token: str,
-        runtime_url: str,
         workspace: Path,
         scale: Scale,
         seed: int,
@@ -67,12 +69,17 @@ class Player:
         self.business, self.progress = business, progress
         self.rng = random.Random(seed * 31 + 1)
         self.api = {s: Api(s, url, token, f"demo{seed}") for s, url in sandbox.urls.items()}
-        self.ingress = httpx.Client(base_url=runtime_url, timeout=30)
+        self.ingress: httpx.Client | None = None  # the runtime's, once it is up (`connect`)
         self.workspace = workspace
         self.store = StorePeek(workspace / ".seamline" / "seamline.db")
         self.played = Played()
         self.accounts: list[tuple[str, dict[str, Any]]] = []  # (CRM id, account)
+        # Northwind's active UK customers in the CRM (its new deals pick from these)
         self.legacy_accounts: list[tuple[str, dict[str, Any]]] = []
+
+    def connect(self, runtime_url: str) -> None:
+        """The runtime is up: the ingress the invalid events are posted to."""
+        self.ingress = httpx.Client(base_url=runtime_url, timeout=30)
 
     # ── helpers ─────────────────────────────────────────────────────────────────────────
     def _each(self, phase: str, items: Iterable[Any], action: Callable[[Any], Any]) -> list[Any]:
@@ -101,6 +108,21 @@ class Player:
             time.sleep(0.2)
         raise TimeoutError(f"the runtime did not settle within {timeout:.0f}s ({phase})")
 
+    # ── before the day: the migration ───────────────────────────────────────────────────
+    def migration(self) -> None:
+        """Northwind's customers are in the CRM before the runtime starts, as the migration left
+        them: its first poll of the legacy ERP finds an account for every invoiced customer.
+        Their `crm.account.upserted` webhooks wait in the CRM's outbox until the runtime is up."""
+        crm = self.api["crm"]
+        legacy = self._legacy_customers(self.scale.northwind_known_customers)
+        created = self._each(
+            "migration: Northwind's customers in the CRM",
+            legacy,
+            lambda c: (crm.post("/accounts", c[0])["id"], c[0], c[1]),
+        )
+        self.legacy_accounts = [(i, a) for i, a, active_uk in created if active_uk]
+        self.played.accounts += len(created)
+
     # ── morning: accounts ───────────────────────────────────────────────────────────────
     def morning(self) -> None:
         crm, scale, biz = self.api["crm"], self.scale, self.business
@@ -109,12 +131,7 @@ class Player:
         self.accounts = self._each(
             "sales: accounts", new, lambda a: (crm.post("/accounts", a)["id"], a)
         )
-        self.played.accounts = len(self.accounts)
-        legacy = self._legacy_customers(scale.northwind_known_customers)
-        self.legacy_accounts = self._each(
-            "sales: Northwind's customers", legacy, lambda a: (crm.post("/accounts", a)["id"], a)
-        )
-        self.played.accounts += len(self.legacy_accounts)
+        self.played.accounts += len(self.accounts)
         incomplete = [
             {k: v for k, v in biz.account().items() if k != "tax_id"}
             for _ in range(scale.incomplete_accounts)
@@ -124,26 +141,42 @@ class Player:
         )
         self.played.incomplete_accounts = len(incomplete)
 
-    def _legacy_customers(self, count: int) -> list[dict[str, Any]]:
-        """CRM accounts for customers Northwind brought along (they are in its legacy ERP)."""
-        if not count or self.sandbox.legacy_path is None:
+    def _legacy_customers(self, count: int) -> list[tuple[dict[str, Any], bool]]:
+        """CRM accounts for the customers Northwind brought along (they are in its legacy ERP),
+        as the migration brought them over: every customer with a VAT number that has invoices
+        changed since the cut-over (any status, any country; the flow legacy_invoice_status
+        finds their accounts by VAT number), plus `count` other active UK customers. Each with
+        whether it is an active UK customer (Northwind's new deals are for those)."""
+        if self.sandbox.legacy_path is None:
             return []
         conn = sqlite3.connect(self.sandbox.legacy_path)
         try:
             rows = conn.execute(
-                "SELECT CUST_NAME, VAT_REG, ADDR_1, TOWN, POST_CODE FROM CUST_MASTER WHERE "
-                "STATUS_CD = 'A' AND CTRY_CODE = 'GB' AND VAT_REG IS NOT NULL ORDER BY CUST_NO"
+                "SELECT c.CUST_NO, c.CUST_NAME, c.VAT_REG, c.ADDR_1, c.TOWN, c.POST_CODE, "
+                "c.CTRY_CODE, c.CCY, c.STATUS_CD = 'A' AND c.CTRY_CODE = 'GB', "
+                "EXISTS (SELECT 1 FROM INV_HEADER i WHERE i.CUST_NO = c.CUST_NO "
+                "AND i.LAST_UPD_TS >= ?) "
+                "FROM CUST_MASTER c WHERE TRIM(COALESCE(c.VAT_REG, '')) <> '' ORDER BY c.CUST_NO",
+                (CUT_OVER,),
             ).fetchall()
         finally:
             conn.close()
+        others = {r[0] for r in [r for r in rows if r[8] and not r[9]][:count]}
         out = []
-        for name, vat, line1, town, post in rows[:count]:
-            account = self.business.account("GB")
-            account.update(name=name.title(), tax_id=vat.replace(" ", ""))
+        for cust_no, name, vat, line1, town, post, country, ccy, active_uk, invoiced in rows:
+            if not invoiced and cust_no not in others:
+                continue
+            if country in COUNTRIES:
+                account = self.business.account(country)
+            else:  # a country the group does not sell in (Irish customers): a UK01 account
+                account = self.business.account("GB")
+                account.update(country=country, currency=ccy)
+                account["billing_address"].pop("region", None)
+            account.update(name=name.title(), tax_id=vat.replace(" ", "").upper())
             account["billing_address"].update(
-                line1=line1.title(), city=town.title(), postal_code=post
+                line1=line1.title(), city=town.title(), postal_code=post, country=country
             )
-            out.append(account)
+            out.append((account, bool(active_uk)))
         return out
 
     def account_changes(self) -> None:
@@ -289,6 +322,7 @@ class Player:
         def send(file: Path) -> int:
             event = json.loads(file.read_text(encoding="utf-8"))
             event["id"] = f"demo-invalid-{self.seed}-{file.parent.parent.parent.name}-{file.stem}"
+            assert self.ingress is not None, "connect() first: the runtime is not up"
             return self.ingress.post("/events", json=event).status_code
 
         statuses = self._each("integrations: invalid events", picked, send)
@@ -338,7 +372,8 @@ class Player:
         self.played.user_retries = sum(api.retries for api in self.api.values())
         for api in self.api.values():
             api.close()
-        self.ingress.close()
+        if self.ingress is not None:
+            self.ingress.close()
 
 
 __all__ = ["ApiError", "Played", "Player"]

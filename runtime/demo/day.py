@@ -4,7 +4,9 @@
     summary = demo.run()        # plays the day, waits until the runtime is idle, summarises
     demo.stop()                 # or keep everything running for a look around first
 
-The order of the day: accounts (synced to the ERP), deals won (projects provisioned, Northwind's
+The order of the day: Northwind's customers put in the CRM by the migration (before the runtime
+starts, so its first poll of the legacy ERP finds their accounts), accounts (synced to the ERP,
+Northwind's invoices noted on their accounts), deals won (projects provisioned, Northwind's
 in its legacy ERP), time and change orders, duplicate and invalid events, invoices and payments,
 and at night the reconciliation — each stage waits until the runtime has caught up, so what
 comes next finds what it needs (a project to book time on, an invoice to post).
@@ -22,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from runtime.compiler.plan import Plan
 from runtime.compiler.workspace import check_workspace
 from runtime.demo._business import Business
 from runtime.demo._player import Player, Progress
@@ -70,6 +73,10 @@ class Demo:
 
     def start(self) -> None:
         """Systems up, workspace copied and compiled, runtime listening, webhooks pointed at it."""
+        self._launch(self._build())
+
+    def _build(self) -> Plan:
+        """Systems up, workspace copied and compiled, the store open; no runtime yet."""
         options = self.options
         self.progress("starting the systems and the runtime", 0, 3)
         source = find_workspace(options.workspace)
@@ -91,6 +98,12 @@ class Demo:
         plan = report.plan
         self.store_url = plan.settings.store
         self.store = open_store(self.store_url, world.workspace)
+        return plan
+
+    def _launch(self, plan: Plan) -> None:
+        """The runtime listening (its worker polls the sources at once), webhooks pointed at it."""
+        assert self.world is not None and self.store is not None
+        world, options = self.world, self.options
         self.runtime = start_runtime(
             plan,
             self.store,
@@ -108,22 +121,20 @@ class Demo:
     def run(self) -> dict[str, Any]:
         """Play the day and return the summary (also written to <data dir>/summary.json)."""
         started = time.monotonic()
-        self.start()
-        assert self.world is not None and self.runtime is not None
+        plan = self._build()
+        assert self.world is not None
         world, seed = self.world, self.options.seed
         baseline = world.sandbox.counts()
         business = Business(seed, self.options.today)
         player = Player(
-            world.sandbox,
-            world.token,
-            self.runtime.url,
-            world.workspace,
-            self.scale,
-            seed,
-            business,
-            self.progress,
+            world.sandbox, world.token, world.workspace, self.scale, seed, business, self.progress
         )
         try:
+            # Northwind's customers are in the CRM before the runtime first polls the legacy ERP
+            player.migration()
+            self._launch(plan)
+            assert self.runtime is not None
+            player.connect(self.runtime.url)
             player.morning()
             player.settle("runtime: accounts synced to the ERP")
             player.faults(True)

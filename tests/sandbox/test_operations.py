@@ -73,6 +73,8 @@ def test_every_crm_operation(flows: Runner, sandbox: Sandbox, receiver: WebhookR
         == account["id"]
     )
     assert crm("find_account_by_erp_customer", {"erp_customer_id": "CUS-000000"}) is None
+    assert crm("find_account_by_tax_id", {"tax_id": account["tax_id"]})["id"] == account["id"]
+    assert crm("find_account_by_tax_id", {"tax_id": "GB000000000"}) is None
     opportunity = api.post(
         "/opportunities",
         json={
