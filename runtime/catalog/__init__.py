@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.compiler.plan import FlowPlan, Plan
+from runtime.connectors.base import connector_sources
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class EventEntry:
     consumers: list[str] = field(default_factory=list)  # flows it triggers
     emitters: list[tuple[str, str, int]] = field(default_factory=list)  # (flow, step, version)
     awaiters: list[tuple[str, str]] = field(default_factory=list)  # (flow, wait_for step)
+    sources: list[tuple[str, str]] = field(default_factory=list)  # (connector.source, kind)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ def build_catalog(plan: Plan) -> Catalog:
                 events[node.contract.type].emitters.append((name, node.id, node.contract.version))
             elif node.kind == "wait_for" and node.event_type in events:
                 events[node.event_type].awaiters.append((name, node.id))
+    for connector in plan.connectors.values():
+        for source in connector_sources(connector).values():
+            if source.event_type in events:
+                kind = "SQL watermark" if source.uses_cursor else "file drop"
+                events[source.event_type].sources.append((source.ref, kind))
     return Catalog(str(root), plan.workspace_hash, list(events.values()), flows)
 
 

@@ -101,6 +101,14 @@ def asyncapi_document(catalog: Catalog) -> dict[str, Any]:
                 "x-seamline-flow": flow,
                 "x-seamline-step": step,
             }
+        for ref, kind in event.sources:
+            operations[f"{ref}.send.{event.type}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{event.type}"},
+                "title": f"source {ref} ({kind}) emits {event.type}",
+                "messages": every,
+                "x-seamline-source": ref,
+            }
         for flow, step, number in event.emitters:
             key = message_id(event.type, number)
             operations[f"{flow}.{step}.send.{event.type}"] = {

@@ -99,7 +99,10 @@ def page(catalog: Catalog) -> list[Block]:
                         ", ".join(f"v{v.number}" for v in e.versions),
                         f"`{e.compatibility}`",
                         _list(e.consumers + [f"{f} (waits)" for f, _ in e.awaiters]),
-                        _list(sorted({f for f, _, _ in e.emitters})),
+                        _list(
+                            sorted({f for f, _, _ in e.emitters})
+                            + [f"{ref} (source)" for ref, _ in e.sources]
+                        ),
                     ]
                     for e in catalog.events
                 ],
@@ -140,7 +143,11 @@ def _event(event: EventEntry) -> list[Block]:
             [f"`{f}`" for f in event.consumers]
             + [f"`{f}` (step `{s}` waits for it)" for f, s in event.awaiters]
         ),
-        "Emitted by: " + _list([f"`{f}` (step `{s}`, v{n})" for f, s, n in event.emitters]),
+        "Emitted by: "
+        + _list(
+            [f"`{f}` (step `{s}`, v{n})" for f, s, n in event.emitters]
+            + [f"source `{ref}` ({kind})" for ref, kind in event.sources]
+        ),
         "Examples: "
         + _list(
             [

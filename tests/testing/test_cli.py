@@ -66,6 +66,9 @@ def test_the_catalog_describes_events_flows_and_versions() -> None:
     assert activated is not None and activated.emitters == [
         ("opportunity_to_project", "project_activated", 1)
     ]
+    polled = catalog.event("legacy.invoice.changed")
+    assert polled is not None and polled.sources == [("legacy_erp.invoice_changes", "SQL watermark")]
+    assert polled.consumers == ["legacy_invoice_status"]
     rows = field_rows(won.versions[-1].schema)
     assert [
         "`account.tax_id`",
@@ -94,6 +97,8 @@ def test_seamline_catalog_writes_asyncapi_markdown_and_html(tmp_path: Path) -> N
     assert len(receive["messages"]) == len(channel["messages"])  # a flow accepts every version
     send = doc["operations"]["opportunity_to_project.project_activated.send.ps.project.activated"]
     assert send["action"] == "send"
+    polled = doc["operations"]["legacy_erp.invoice_changes.send.legacy.invoice.changed"]
+    assert polled["action"] == "send" and polled["x-seamline-source"] == "legacy_erp.invoice_changes"
     message = doc["components"]["messages"]["ps.project.activated.v1"]
     envelope = message["payload"]["schema"]
     assert message["payload"]["schemaFormat"] == "application/schema+json;version=draft-2020-12"
