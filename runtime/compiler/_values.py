@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,24 @@ ReferenceCheck = Callable[
 ]
 
 
+# an expression's parse (None if it does not parse) and its (offset, code, message, hint) problems
+_Analysis = tuple[CompiledExpression | None, tuple[tuple[int, str, str, str | None], ...]]
+
+
+@dataclass(eq=False)
+class _SharedAnalysis:
+    function_names: frozenset[str]
+    signatures: Mapping[str, Any]
+    expressions: dict[str, _Analysis] = field(default_factory=dict)
+    strings: dict[str, tuple[str | tuple[int, str], ...] | InterpolationSyntaxError] = field(
+        default_factory=dict
+    )
+
+
+# per options object (one per workspace compile): what depends on the text alone
+_SHARED: weakref.WeakKeyDictionary[Options, _SharedAnalysis] = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class ValueCompiler:
     """Compiles values of one YAML document; collects diagnostics instead of raising."""
@@ -52,6 +71,7 @@ class ValueCompiler:
     signatures: Mapping[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     used_files: set[str] = field(default_factory=set)
+    _analysis: _SharedAnalysis | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- positions -------------------------------------------------------------------------
     def _at(
@@ -92,45 +112,12 @@ class ValueCompiler:
         whole: str | None = None,
     ) -> CompiledExpression | None:
         whole = whole if whole is not None else text
-        compiled = compile_expression(text, self.options)
-        if isinstance(compiled, ExpressionProblem):
-            self._at(
-                path,
-                offset + compiled.offset,
-                compiled.code,
-                f"{compiled.message} in `{text}`",
-                compiled.hint,
-                whole,
-            )
+        compiled, problems = self._analysed(text)
+        for at, code, message, hint in problems:
+            self._at(path, offset + at, code, message, hint, whole)
+        if compiled is None:
             return None
-        ok = True
-        for name, argc, at in function_calls(compiled):
-            if name not in self.function_names:
-                hint = (
-                    did_you_mean(name, sorted(self.function_names))
-                    or "see docs/functions.md for the function list"
-                )
-                self._at(
-                    path,
-                    offset + at,
-                    "expr.unknown_function",
-                    f"unknown function `{name}()`",
-                    hint,
-                    whole,
-                )
-                ok = False
-            elif name in self.signatures and (
-                problem := _arity_problem(name, argc, self.signatures[name])
-            ):
-                self._at(
-                    path,
-                    offset + at,
-                    "expr.arity",
-                    problem,
-                    "see docs/functions.md for its arguments",
-                    whole,
-                )
-                ok = False
+        ok = not problems
         for ref in references(compiled):
             problem = check(ref.root, ref.step, ref.path, path)
             if problem is not None:
@@ -138,6 +125,54 @@ class ValueCompiler:
                 self._at(path, offset + ref.offset, code, message, hint, whole)
                 ok = False
         return compiled if ok else None
+
+    def _analysed(self, text: str) -> _Analysis:
+        """The parse of `text` and the problems that depend on the text alone, worked out once
+        per workspace: flows repeat expressions (`data.currency`, `steps.x.output.id` …)."""
+        shared = self._shared()
+        found = shared.expressions.get(text)
+        if found is None:
+            found = shared.expressions[text] = self._analyse(text)
+        return found
+
+    def _analyse(self, text: str) -> _Analysis:
+        compiled = compile_expression(text, self.options)
+        if isinstance(compiled, ExpressionProblem):
+            message = f"{compiled.message} in `{text}`"
+            return None, ((compiled.offset, compiled.code, message, compiled.hint),)
+        problems: list[tuple[int, str, str, str | None]] = []
+        for name, argc, at in function_calls(compiled):
+            if name not in self.function_names:
+                hint = (
+                    did_you_mean(name, sorted(self.function_names))
+                    or "see docs/functions.md for the function list"
+                )
+                problems.append((at, "expr.unknown_function", f"unknown function `{name}()`", hint))
+            elif name in self.signatures and (
+                problem := _arity_problem(name, argc, self.signatures[name])
+            ):
+                problems.append(
+                    (at, "expr.arity", problem, "see docs/functions.md for its arguments")
+                )
+        return compiled, tuple(problems)
+
+    def _shared(self) -> _SharedAnalysis:
+        """The analyses of every ValueCompiler of this workspace (same options, functions)."""
+        if self._analysis is None:
+            try:
+                shared = _SHARED.get(self.options)
+                if (
+                    shared is None
+                    or shared.function_names is not self.function_names
+                    or shared.signatures is not self.signatures
+                ):
+                    shared = _SHARED[self.options] = _SharedAnalysis(
+                        self.function_names, self.signatures
+                    )
+            except TypeError:  # options that cannot be weakly referenced: this compiler only
+                shared = _SharedAnalysis(self.function_names, self.signatures)
+            self._analysis = shared
+        return self._analysis
 
     # -- values ----------------------------------------------------------------------------
     def value(self, raw: Any, path: Path, check: ReferenceCheck) -> CompiledValue:
@@ -169,11 +204,21 @@ class ValueCompiler:
             return TemplateValue(compiled)
         if "${" not in raw:
             return Literal(raw)
-        try:
-            parts = split_interpolations(raw)
-        except InterpolationSyntaxError as exc:
+        strings = self._shared().strings
+        parts = strings.get(raw)
+        if parts is None:
+            try:
+                parts = strings[raw] = tuple(split_interpolations(raw))
+            except InterpolationSyntaxError as exc:
+                parts = strings[raw] = exc
+        if isinstance(parts, InterpolationSyntaxError):
             self._at(
-                path, exc.offset, "expr.unclosed", str(exc), "close the expression with `}`", raw
+                path,
+                parts.offset,
+                "expr.unclosed",
+                str(parts),
+                "close the expression with `}`",
+                raw,
             )
             return Literal(raw)
         compiled_parts: list[str | CompiledExpression] = []

@@ -226,11 +226,11 @@ class FlowCompiler:
         node = kind.compile(config, self, path)
         if node is None:
             return None
+        timeout = self.duration(config.timeout) if config.timeout_bounds_step else None
+        if condition is None and timeout is None and config.description is None:
+            return node  # the kind built it with these defaults: a copy would be the same
         return dataclasses.replace(
-            node,
-            condition=condition,
-            timeout=self.duration(config.timeout) if config.timeout_bounds_step else None,
-            description=config.description,
+            node, condition=condition, timeout=timeout, description=config.description
         )
 
     def operation(self, ref: str, path: Path) -> Operation | None:

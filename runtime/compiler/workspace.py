@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from runtime.compiler._gc import collector_paused
 from runtime.compiler._values import ValueCompiler
 from runtime.compiler.connectors import load_connectors
 from runtime.compiler.flow import DROPPED_PREFIX, FlowCompiler
@@ -66,13 +68,18 @@ def _load_settings(root: Path, problems: list[Diagnostic]) -> WorkspaceSettings:
         return WorkspaceSettings()
 
 
-def _hash(root: Path, files: set[str]) -> str:
+def _hash(root: Path, files: set[str], read: Callable[[str], bytes | None] | None = None) -> str:
     digest = hashlib.sha256()
     for rel in sorted(files):
         digest.update(rel.encode() + b"\0")
-        path = root / rel
-        digest.update(path.read_bytes() if path.is_file() else b"")
+        content = read(rel) if read is not None else _read(root, rel)
+        digest.update(content if content is not None else b"")
     return digest.hexdigest()
+
+
+def _read(root: Path, rel: str) -> bytes | None:
+    path = root / rel
+    return path.read_bytes() if path.is_file() else None
 
 
 def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport:
@@ -80,6 +87,11 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
 
     `reuse` (hot reload): connectors and flows whose inputs did not change are taken from the
     previous compile instead of being rebuilt, so the new Plan shares those objects with it."""
+    with collector_paused():
+        return _check_workspace(root, reuse=reuse)
+
+
+def _check_workspace(root: Path | str, *, reuse: bool) -> WorkspaceReport:
     root = Path(root).resolve()
     problems: list[Diagnostic] = []
     settings = _load_settings(root, problems)
@@ -132,6 +144,14 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
             continue
         specs[spec.flow] = (spec, doc, dropped)
 
+    # flows share contracts, templates and lookups: each file is read once per compile
+    contents: dict[str, bytes | None] = {}
+
+    def read(rel: str) -> bytes | None:
+        if rel not in contents:
+            contents[rel] = _read(root, rel)
+        return contents[rel]
+
     flows: dict[str, FlowPlan] = {}
     subflow_paths: dict[str, dict[str, tuple[str | int, ...]]] = {}
     names = frozenset(specs)
@@ -165,9 +185,9 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
         if (root / "seamline.yaml").is_file():
             used.add("seamline.yaml")  # retry policies and defaults change behaviour too
         text = "".join(
-            (root / rel).read_text(encoding="utf-8")
+            content.decode("utf-8")
             for rel in sorted(used - compiler.used_contracts)
-            if (root / rel).is_file()
+            if (content := read(rel)) is not None
         )
         used.update(lookup_files[t] for t in _LOOKUP_CALL.findall(text) if t in lookup_files)
         plan = FlowPlan(
@@ -175,7 +195,7 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
             version=spec.version,
             description=spec.description,
             file=doc.source_map.file,
-            content_hash=_hash(root, used),
+            content_hash=_hash(root, used, read),
             files=tuple(sorted(used)),
             subflows=frozenset(compiler.subflows),
             **parts,
@@ -227,7 +247,7 @@ def check_workspace(root: Path | str, *, reuse: bool = False) -> WorkspaceReport
             connectors=connectors,
             functions=functions,
             settings=settings,
-            workspace_hash=_hash(root, _workspace_files(root)),
+            workspace_hash=_hash(root, _workspace_files(root), read),
             lookups=lookups,
             by_event={k: tuple(v) for k, v in by_event.items()},
             templates=templates,

@@ -234,7 +234,7 @@ def _compile_version(
     if schema is None:
         return None, problems
     source_map = _json_source_map(file, rel)
-    bad = check_schema(schema)
+    bad = [] if _metaschema_accepts(schema) else check_schema(schema)
     for path, message in bad[:5]:
         problems.append(
             _at_json_path(
@@ -277,6 +277,27 @@ def _compile_version(
         )
         return None, problems
     return ContractVersion(event_type, number, rel, schema, validator), problems
+
+
+_DRAFT_2020_12 = (
+    "https://json-schema.org/draft/2020-12/schema",
+    "https://json-schema.org/draft/2020-12/schema#",
+)
+
+
+def _metaschema_accepts(schema: Any) -> bool:
+    """jsonschema-rs's metaschema check, for the common case of a valid schema: about 100x
+    faster than check_schema, which still runs when it refuses (for its messages) or when the
+    schema names another draft (jsonschema-rs would check against that draft's metaschema,
+    check_schema always against 2020-12's)."""
+    if not isinstance(schema, dict) or schema.get("$schema", _DRAFT_2020_12[0]) not in (
+        _DRAFT_2020_12
+    ):
+        return False
+    try:
+        return bool(jsonschema_rs.meta.is_valid(schema))
+    except (jsonschema_rs.ReferencingError, ValueError):
+        return False
 
 
 def _read_json(file: Path, rel: str, problems: list[Diagnostic]) -> Any:

@@ -7,7 +7,6 @@ strings, so every document is plain JSON data.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,108 +14,14 @@ from typing import Any
 import yaml
 
 from runtime.errors import Diagnostic, YamlPath, format_yaml_path
-
-
-class _JsonResolver(yaml.resolver.Resolver):
-    """YAML 1.2 core schema resolution (no yes/no/on/off booleans, no timestamps)."""
-
-
-# YAML 1.1 types that JSON and YAML 1.2 do not have (sexagesimal 10:30, octal 010, `=`,
-# yes/no booleans, timestamps) are dropped; the 1.2 core forms are added back below.
-_YAML_1_1_ONLY = ("bool", "int", "float", "timestamp", "value")
-_JsonResolver.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp) for tag, regexp in resolvers if tag.rsplit(":", 1)[-1] not in _YAML_1_1_ONLY
-    ]
-    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
-}
-_JsonResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
+from runtime.loader._yaml import (
+    MERGE_TAG,
+    PLAIN_TAGS,
+    NotPlain,
+    build_plain,
+    compose,
+    key_text,
 )
-_JsonResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
-)
-_JsonResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789."),
-)
-
-_PLAIN_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _key_text(key: Any) -> str:
-    """Non-string keys become their JSON text: `true:` is "true", `1:` is "1"."""
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    return str(key)
-
-
-class _PositionLoader(
-    yaml.reader.Reader,
-    yaml.scanner.Scanner,
-    yaml.parser.Parser,
-    yaml.composer.Composer,
-    yaml.constructor.SafeConstructor,
-    _JsonResolver,
-):
-    def __init__(self, stream: str) -> None:
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
-        _JsonResolver.__init__(self)
-
-
-try:  # libyaml, when PyYAML was built with it
-    from yaml.cyaml import CParser as _CParser
-except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
-    _CParser = None  # type: ignore[assignment,misc]
-
-if _CParser is not None:
-
-    class _FastPositionLoader(  # type: ignore[valid-type,misc]
-        _CParser, yaml.constructor.SafeConstructor, _JsonResolver
-    ):
-        """The same nodes and marks as _PositionLoader, composed by libyaml (~10x faster)."""
-
-        def __init__(self, stream: str) -> None:
-            _CParser.__init__(self, stream)
-            yaml.constructor.SafeConstructor.__init__(self)
-            _JsonResolver.__init__(self)
-
-
-def _compose(text: str) -> tuple[Any, yaml.constructor.SafeConstructor]:
-    """The document's node and the loader that made it (for constructing scalars).
-
-    libyaml composes when it can; a document it refuses is composed again by the pure-Python
-    loader, so syntax errors keep PyYAML's wording and positions.
-    """
-    if _CParser is not None:
-        fast = _FastPositionLoader(text)
-        try:
-            return fast.get_single_node(), fast
-        except yaml.YAMLError:
-            pass
-        finally:
-            fast.dispose()
-    loader = _PositionLoader(text)
-    try:
-        return loader.get_single_node(), loader
-    finally:
-        loader.dispose()
 
 
 @dataclass(frozen=True)
@@ -127,14 +32,49 @@ class Position:
     index: int = field(default=0, compare=False)  # character offset of the node in the file
 
 
-@dataclass
 class SourceMap:
-    """Where each YAML path sits in its file."""
+    """Where each YAML path sits in its file.
 
-    file: str
-    values: dict[YamlPath, Position] = field(default_factory=dict)
-    keys: dict[YamlPath, Position] = field(default_factory=dict)
-    text: str = field(default="", repr=False)
+    A file that loaded cleanly records no positions while it loads: most files never report a
+    problem, so `values` and `keys` are worked out from `text` the first time they are read.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        values: dict[YamlPath, Position] | None = None,
+        keys: dict[YamlPath, Position] | None = None,
+        text: str = "",
+        *,
+        lazy: bool = False,
+    ) -> None:
+        self.file = file
+        self.text = text
+        self._values = values if values is not None else {}
+        self._keys = keys if keys is not None else {}
+        self._lazy = lazy
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(file={self.file!r})"
+
+    @property
+    def values(self) -> dict[YamlPath, Position]:
+        if self._lazy:
+            self._fill()
+        return self._values
+
+    @property
+    def keys(self) -> dict[YamlPath, Position]:
+        if self._lazy:
+            self._fill()
+        return self._keys
+
+    def _fill(self) -> None:
+        node, loader = compose(self.text)
+        walker = _Walker(loader, SourceMap(self.file, text=self.text))
+        walker.build(node, ())
+        self._values, self._keys = walker.source_map._values, walker.source_map._keys
+        self._lazy = False
 
     def locate(self, path: YamlPath, value: str, offset: int) -> tuple[int, int]:
         """(line, col) in the file of character `offset` of the scalar `value` at `path`.
@@ -181,12 +121,13 @@ class SourceMap:
 
     def value_at(self, path: YamlPath) -> Position:
         """The position of the value at `path`, or of its nearest ancestor that exists."""
+        values = self.values
         probe = tuple(path)
         while probe:
-            if probe in self.values:
-                return self.values[probe]
+            if probe in values:
+                return values[probe]
             probe = probe[:-1]
-        return self.values.get((), Position(1, 1))
+        return values.get((), Position(1, 1))
 
     def key_at(self, path: YamlPath) -> Position:
         return self.keys.get(tuple(path)) or self.value_at(path)
@@ -253,7 +194,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
 
 def _parse_yaml(text: str, file: str) -> YamlDocument:
     try:
-        node, loader = _compose(text)
+        node, loader = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -275,15 +216,32 @@ def _parse_yaml(text: str, file: str) -> YamlDocument:
                 )
             ]
         ) from exc
-    source_map = SourceMap(file, text=text)
-    problems: list[Diagnostic] = []
     if node is None:
-        source_map.values[()] = Position(1, 1)
-        return YamlDocument(None, source_map)
+        return YamlDocument(None, SourceMap(file, {(): Position(1, 1)}, text=text))
+    try:
+        return YamlDocument(build_plain(node, loader), SourceMap(file, text=text, lazy=True))
+    except NotPlain:
+        pass
+    # merge keys, duplicates or unsupported values: build again, recording every position
+    walker = _Walker(loader, SourceMap(file, text=text))
+    data = walker.build(node, ())
+    if walker.problems:
+        raise YamlLoadError(walker.problems)
+    return YamlDocument(data, walker.source_map)
 
-    def unsupported(path: YamlPath, what: str) -> None:
-        problems.append(
-            source_map.diagnostic(
+
+class _Walker:
+    """Builds a document's data recording the position of every value and key, and reports
+    duplicate keys and unsupported values."""
+
+    def __init__(self, loader: Any, source_map: SourceMap) -> None:
+        self.loader = loader
+        self.source_map = source_map
+        self.problems: list[Diagnostic] = []
+
+    def unsupported(self, path: YamlPath, what: str) -> None:
+        self.problems.append(
+            self.source_map.diagnostic(
                 path,
                 "yaml.unsupported_value",
                 f"unsupported YAML {what}",
@@ -291,24 +249,25 @@ def _parse_yaml(text: str, file: str) -> YamlDocument:
             )
         )
 
-    def build(n: yaml.Node, path: YamlPath) -> Any:
-        source_map.values[path] = _pos(n)
+    def build(self, n: yaml.Node, path: YamlPath) -> Any:
+        source_map = self.source_map
+        source_map._values[path] = _pos(n)  # noqa: SLF001 - filled while walking
         if isinstance(n, yaml.MappingNode):
             if n.tag != "tag:yaml.org,2002:map":
-                unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
+                self.unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
                 return None
-            explicit = sum(1 for key_node, _ in n.value if key_node.tag != _MERGE_TAG)
-            loader.flatten_mapping(n)
+            explicit = sum(1 for key_node, _ in n.value if key_node.tag != MERGE_TAG)
+            self.loader.flatten_mapping(n)
             merged = len(n.value) - explicit  # entries pulled in by `<<:`, which keys may override
             out: dict[str, Any] = {}
             explicit_keys: set[str] = set()
             for index, (key_node, value_node) in enumerate(n.value):
-                key = _key_text(build_scalar_key(key_node))
+                key = key_text(self.scalar_key(key_node))
                 child = (*path, key)
                 if index >= merged:
                     if key in explicit_keys:
-                        first = source_map.keys[child]
-                        problems.append(
+                        first = source_map._keys[child]  # noqa: SLF001
+                        self.problems.append(
                             source_map.diagnostic(
                                 child,
                                 "yaml.duplicate_key",
@@ -318,33 +277,28 @@ def _parse_yaml(text: str, file: str) -> YamlDocument:
                         )
                         continue
                     explicit_keys.add(key)
-                source_map.keys[child] = _pos(key_node)
-                out[key] = build(value_node, child)
+                source_map._keys[child] = _pos(key_node)  # noqa: SLF001
+                out[key] = self.build(value_node, child)
             return out
         if isinstance(n, yaml.SequenceNode):
             if n.tag != "tag:yaml.org,2002:seq":
-                unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
+                self.unsupported(path, f"value of type {n.tag.rsplit(':', 1)[-1]}")
                 return None
-            return [build(item, (*path, i)) for i, item in enumerate(n.value)]
-        if n.tag not in _PLAIN_TAGS:
+            return [self.build(item, (*path, i)) for i, item in enumerate(n.value)]
+        if n.tag not in PLAIN_TAGS:
             name = n.tag.rsplit(":", 1)[-1] if n.tag.startswith("tag:yaml.org,2002:") else None
             if name in ("binary", "timestamp", "set", "omap", "pairs"):
                 shown = {"binary": "bytes", "timestamp": "date"}.get(name, name)
-                unsupported(path, f"value of type {shown}")
+                self.unsupported(path, f"value of type {shown}")
             else:
-                unsupported(path, f"tag {n.tag!r}")
+                self.unsupported(path, f"tag {n.tag!r}")
             return None
-        return loader.construct_object(n, deep=True)
+        return self.loader.construct_object(n, deep=True)
 
-    def build_scalar_key(key_node: yaml.Node) -> Any:
-        if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _PLAIN_TAGS:
-            return loader.construct_object(key_node, deep=True)
+    def scalar_key(self, key_node: yaml.Node) -> Any:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag in PLAIN_TAGS:
+            return self.loader.construct_object(key_node, deep=True)
         return getattr(key_node, "value", "?") if isinstance(key_node, yaml.ScalarNode) else "?"
-
-    data = build(node, ())
-    if problems:
-        raise YamlLoadError(problems)
-    return YamlDocument(data, source_map)
 
 
 def load_yaml_file(path: Path, display_name: str) -> YamlDocument:

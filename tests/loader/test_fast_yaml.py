@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from runtime.loader import source
+from runtime.loader import _yaml, source
 from runtime.loader.source import YamlLoadError, parse_yaml
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.skipif(source._CParser is None, reason="PyYAML without libyaml")
+pytestmark = pytest.mark.skipif(_yaml._CParser is None, reason="PyYAML without libyaml")
 
 EXTRA = [
     "a: 'héllo wörld'\nb: ${ x }  # ü\nc:\n  - é: \"ß${ y }\"\n    d: |\n      ŋ line\n      two\n",
@@ -30,7 +30,8 @@ def _files() -> list[tuple[str, str]]:
 
 def _pure(text: str, file: str, monkeypatch: pytest.MonkeyPatch) -> object:
     with monkeypatch.context() as patched:
-        patched.setattr(source, "_CParser", None)
+        patched.setattr(_yaml, "_CParser", None)
+        patched.setattr(source, "_PARSED", {})  # parse again, not the cached fast result
         try:
             return parse_yaml(text, file)
         except YamlLoadError as exc:
@@ -75,6 +76,53 @@ def test_syntax_errors_keep_the_pure_loaders_wording(
 
 
 def test_the_fast_loader_is_used() -> None:
-    node, loader = source._compose("a: 1\n")
-    assert isinstance(loader, source._FastPositionLoader)
+    node, loader = _yaml.compose("a: 1\n")
+    assert isinstance(loader, _yaml._FastPositionLoader)
     assert isinstance(node, yaml.MappingNode)
+
+
+def test_the_one_pass_build_agrees_with_the_positioned_build() -> None:
+    """Clean documents are built without positions (build_plain); the SourceMap works them out
+    from the text when first asked. Both builds must give the same data."""
+    built = 0
+    for file, text in _files():
+        try:
+            node, loader = _yaml.compose(text)
+        except yaml.YAMLError:
+            continue
+        if node is None:
+            continue
+        walker = source._Walker(loader, source.SourceMap(file, text=text))
+        try:
+            plain = _yaml.build_plain(node, loader)
+        except _yaml.NotPlain:
+            continue
+        assert plain == walker.build(node, ()), file
+        assert not walker.problems, file
+        built += 1
+    assert built > 50
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "base: &b { x: 1 }\nderived:\n  <<: *b\n  y: 2\n",
+        "a: 1\na: 2\n",
+        "a: !!binary aGk=\n",
+        "a: !custom x\n",
+        "? [a, b]\n: c\n",
+        "a: !!set { x }\n",
+    ],
+)
+def test_merges_duplicates_and_tags_take_the_positioned_build(text: str) -> None:
+    node, loader = _yaml.compose(text)
+    with pytest.raises(_yaml.NotPlain):
+        _yaml.build_plain(node, loader)
+
+
+def test_positions_are_worked_out_when_first_read() -> None:
+    text = "flow: x\nsteps:\n  - id: a\n    set: { k: 1 }\n"
+    doc = parse_yaml(text, "lazy.yaml")
+    assert doc.data == {"flow": "x", "steps": [{"id": "a", "set": {"k": 1}}]}
+    assert doc.source_map.value_at(("steps", 0, "set", "k")).line == 4
+    assert doc.source_map.key_at(("steps",)).col == 1
