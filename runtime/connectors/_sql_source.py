@@ -32,9 +32,7 @@ from runtime.connectors.secrets import connector_error
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 if TYPE_CHECKING:
-    from sqlalchemy import TextClause
-
-    from runtime.connectors.sql import SqlConnector
+    from runtime.connectors.sql import SqlConnector, Statement
 
 
 class SqlSourceConfig(SourceConfig):
@@ -78,7 +76,7 @@ class SqlWatermarkSource:
     event_type: str
     every: float
     mapping: SourceMapping
-    statement: TextClause
+    statement: Statement
     watermark: tuple[str, ...]
     start: dict[str, Any]
     batch: int
@@ -115,7 +113,7 @@ class SqlWatermarkSource:
         params["limit"] = self.batch
         try:
             with engine.begin() as conn:
-                result = conn.execute(self.statement, params)
+                result = conn.execute(self.statement.clause(), params)
                 return [{k: to_json(v) for k, v in row.items()} for row in result.mappings()]
         except exc.SQLAlchemyError as error:
             raise classify(error, self.ref, engine.dialect.name) from error

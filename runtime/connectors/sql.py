@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 from pydantic import Field
@@ -85,12 +86,37 @@ class SqlConnectorConfig(ConnectorConfig):
     )
 
 
+# SQLAlchemy's own pattern for `:name` in text() (TextClause._bind_params_regex): `::` casts and
+# `\:` escapes are not parameters. Matching it here keeps SQLAlchemy out of `seamline check`.
+_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
+
+
+def bind_names(sql: str) -> tuple[str, ...]:
+    """The named parameters a statement uses, in order of first use."""
+    return tuple(dict.fromkeys(_BIND.findall(sql)))
+
+
+@dataclass
+class Statement:
+    """One SQL text, its parameter names, and its SQLAlchemy clause (built on first use)."""
+
+    sql: str
+    names: tuple[str, ...]
+    _clause: TextClause | None = field(default=None, repr=False)
+
+    def clause(self) -> TextClause:
+        if self._clause is None:
+            from sqlalchemy import text
+
+            self._clause = text(self.sql)
+        return self._clause
+
+
 @dataclass
 class SqlOperation:
     connector: SqlConnector
     name: str
-    statements: tuple[tuple[TextClause, tuple[str, ...]], ...]
-    """Each statement with the parameter names it uses."""
+    statements: tuple[Statement, ...]
     names: tuple[str, ...]
     params: Any
     result: str
@@ -141,8 +167,10 @@ class SqlOperation:
                         {"ms": str(int(timeout * 1000))},
                     )
                 result: CursorResult[Any] | None = None
-                for statement, names in self.statements:
-                    result = conn.execute(statement, {n: params[n] for n in names})
+                for statement in self.statements:
+                    result = conn.execute(
+                        statement.clause(), {n: params[n] for n in statement.names}
+                    )
                 assert result is not None
                 return self._shape(result)
         except exc.SQLAlchemyError as error:
@@ -238,14 +266,12 @@ def database_url(url: URL, root: Path) -> URL:
 def _check_url(config: SqlConnectorConfig, cc: ConnectorCompiler) -> None:
     if config.url.startswith(("env:", "file:")):
         return
-    from sqlalchemy import exc, make_url
-
     try:
-        url = make_url(config.url)
-    except exc.ArgumentError:
+        password = urlsplit(config.url).password
+    except ValueError:
         cc.error(("url",), "connector.bad_url", "not a database URL", "e.g. sqlite:///data/x.db")
         return
-    if url.password:
+    if password:
         cc.error(
             ("url",),
             "connector.literal_secret",
@@ -270,23 +296,20 @@ def _interpolation(source: str, cc: ConnectorCompiler, at: tuple[str | int, ...]
 
 def _statements(
     op: SqlOperationConfig, cc: ConnectorCompiler, path: tuple[str | int, ...]
-) -> tuple[tuple[tuple[TextClause, tuple[str, ...]], ...], tuple[str, ...]]:
-    from sqlalchemy import text
-
+) -> tuple[tuple[Statement, ...], tuple[str, ...]]:
     sources = [op.sql] if isinstance(op.sql, str) else list(op.sql)
     where: list[tuple[str | int, ...]] = (
         [(*path, "sql")]
         if isinstance(op.sql, str)
         else [(*path, "sql", i) for i in range(len(sources))]
     )
-    statements: list[tuple[TextClause, tuple[str, ...]]] = []
+    statements: list[Statement] = []
     names: dict[str, None] = {}
     for source, at in zip(sources, where, strict=True):
         if _interpolation(source, cc, at):
             continue
-        statement = text(source)
-        used = tuple(statement.compile().params)
-        statements.append((statement, used))
+        used = bind_names(source)
+        statements.append(Statement(source, used))
         names.update(dict.fromkeys(used))
     if op.params is not None:
         for name in names:
@@ -344,14 +367,12 @@ def create_sql(config: SqlConnectorConfig, cc: ConnectorCompiler) -> SqlConnecto
 def _source(
     connector: SqlConnector, name: str, config: SqlSourceConfig, cc: ConnectorCompiler
 ) -> SqlWatermarkSource | None:
-    from sqlalchemy import text
-
     path = ("sources", name)
     mapping = compile_mapping(config, cc, path, roots=("row",))
     if _interpolation(config.sql, cc, (*path, "sql")):
         return None
-    statement = text(config.sql)
-    used = set(statement.compile().params)
+    statement = Statement(config.sql, bind_names(config.sql))
+    used = set(statement.names)
     problems = 0
     for column in config.watermark:
         if column not in used:

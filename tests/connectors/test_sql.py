@@ -261,3 +261,24 @@ def test_check_needs_no_database(workspace) -> None:
     report = check_workspace(workspace({"connectors/legacy.yaml": CONNECTOR.replace(
         "sqlite:///data/legacy.db", "env:NOT_SET_ANYWHERE_DB")}))
     assert report.ok, report.diagnostics
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT x::int FROM t WHERE a = :a AND b = :b AND again = :a",
+        r"SELECT '\:escaped', :real",
+        "SELECT :snake_case1, :été",
+        "WHERE (LAST_UPD_TS, INV_NO) > (:LAST_UPD_TS, :INV_NO) ORDER BY 1 LIMIT :limit",
+        "SELECT CAST(:v AS jsonb)::text, a:b, x :c",
+        "SELECT 1",
+    ],
+)
+def test_parameter_names_are_found_as_sqlalchemy_finds_them(sql: str) -> None:
+    """`seamline check` finds `:name` parameters without importing SQLAlchemy; the execution
+    binds them through SQLAlchemy's text(): both must agree."""
+    from sqlalchemy import text
+
+    from runtime.connectors.sql import bind_names
+
+    assert bind_names(sql) == tuple(text(sql).compile().params)
