@@ -56,11 +56,12 @@ def sources_group(ctx: click.Context, workspace: Path, store_url: str | None, as
     if not rows:
         console.print("no sources (a sql or file connector declares them under `sources:`)")
     for row in rows:
-        where = (
-            f"watermark {compact(row['position'])}"
-            if row["kind"] == "sql watermark"
-            else plural(row["files"], "file") + " taken in"
-        )
+        if row["kind"] != "sql watermark":
+            where = plural(row["files"], "file") + " taken in"
+        elif row["position"] is None:
+            where = f"no row taken in yet (from {compact(row['start'])})"
+        else:
+            where = f"watermark {compact(row['position'])}"
         console.print(
             f"[bold]{escape(row['source'])}[/]  {row['kind']} → {row['emits']}  "
             f"every {row['every_seconds']:g}s  {escape(where)}\n"

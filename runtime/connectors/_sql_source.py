@@ -92,6 +92,16 @@ class SqlWatermarkSource:
 
     async def reads(self, cursor: Any) -> AsyncIterator[SourceRead]:
         position = dict(cursor) if isinstance(cursor, dict) else self.start_cursor()
+        if set(position) != set(self.watermark):
+            # the watermark's columns changed since it was stored: binding the old position to
+            # the new columns would read from nowhere (nulls) or from the start
+            raise connector_error(
+                f"source {self.ref}: the stored watermark {_show(tuple(position.items()))} does "
+                f"not fit the watermark columns {', '.join(self.watermark)}; set it with "
+                f"`seamline sources reset {self.ref} --to '{{...}}'`",
+                transient=False,
+                error_class="source_watermark",
+            )
         for _ in range(self.max_batches):
             rows = await anyio.to_thread.run_sync(self._select, position)
             if not rows:

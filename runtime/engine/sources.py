@@ -203,6 +203,7 @@ async def source_table(store: Store, plan: Plan) -> list[dict[str, Any]]:
                 "emits": source.event_type,
                 "every_seconds": source.every,
                 "position": (state.cursor if state else None) if source.uses_cursor else None,
+                "start": source.start_cursor(),
                 "files": state.items if state else 0,
                 "events": state.events if state else 0,
                 "duplicates": state.duplicates if state else 0,

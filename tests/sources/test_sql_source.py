@@ -4,6 +4,7 @@ in become events, exactly once, across restarts, batch boundaries and bad rows."
 from __future__ import annotations
 
 import sqlite3
+import textwrap
 from pathlib import Path
 
 import anyio
@@ -275,3 +276,25 @@ def test_a_key_the_inbox_cannot_index_is_a_reject_not_an_error(tmp_path: Path) -
         "envelope.invalid: event: $.id: 'id' contains a NUL character",
         "envelope.invalid: event: $.id: 'id' is 2,000 characters long (at most 1,024)",
     ]
+
+
+def test_a_stored_watermark_that_no_longer_fits_stops_the_source(ws: Path, tmp_path: Path) -> None:
+    """Changing the watermark columns after the source ran must not read from nowhere (nulls
+    bound to the new columns) or from the start: the source shows an error until reset."""
+    store = tmp_path / "store.db"
+    set_invoice(ws, 1, "P", 1, "2026-11-21 14:00:00")
+    assert Runtime(ws, store).poll(REF).events == 1
+    changed = LEDGER_CONNECTOR.replace("(LAST_UPD_TS, INV_NO) > (:LAST_UPD_TS, :INV_NO)", "INV_NO > :INV_NO")
+    changed = changed.replace("ORDER BY LAST_UPD_TS, INV_NO", "ORDER BY INV_NO")
+    changed = changed.replace("watermark: [LAST_UPD_TS, INV_NO]", "watermark: [INV_NO]")
+    changed = changed.replace('start: { LAST_UPD_TS: "1970-01-01 00:00:00", INV_NO: 0 }', "start: { INV_NO: 0 }")
+    (ws / "connectors" / "ledger.yaml").write_text(
+        textwrap.dedent(changed).lstrip("\n").replace("{batch}", "500").replace("{max_batches}", "20")
+    )
+    set_invoice(ws, 2, "P", 1, "2026-11-21 14:00:01")
+    rt = Runtime(ws, store)
+    result = rt.poll(REF)
+    assert result.events == 0
+    assert result.error is not None and "does not fit the watermark columns INV_NO" in result.error
+    rt.store_call("reset_source", REF, {"INV_NO": 1})
+    assert rt.poll(REF).events == 1
