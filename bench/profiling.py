@@ -25,6 +25,7 @@ AREAS = (  # (path fragment, area); the first match wins
     ("runtime/expressions/_functions", "custom functions (lookup, money, dates …)"),
     ("runtime/expressions/functions.py", "custom functions (lookup, money, dates …)"),
     ("runtime/expressions/jinja.py", "Jinja templates"),
+    ("runtime/expressions/_jinja", "Jinja templates"),
     ("runtime/expressions/compiled.py", "value trees (mappings, `${}` strings)"),
     ("jinja2/", "Jinja templates"),
     ("markupsafe/", "Jinja templates"),

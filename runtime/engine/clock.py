@@ -14,6 +14,10 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def stamp(self) -> str:
+        """`iso(self.now())`: the timestamp a trace record carries."""
+        return iso(self.now())
+
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
 
@@ -23,14 +27,22 @@ class VirtualClock(Clock):
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime.now(UTC)
+        self._stamp: str | None = None  # iso(self._now), kept until the clock moves
         self.slept: list[float] = []
 
     def now(self) -> datetime:
         return self._now
 
+    def stamp(self) -> str:
+        stamp = self._stamp
+        if stamp is None:
+            stamp = self._stamp = iso(self._now)
+        return stamp
+
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self._now += timedelta(seconds=seconds)
+        self._stamp = None
         # still a checkpoint, so concurrent branches take turns as they would in real time;
         # asyncio's own (the runtime runs on asyncio), without anyio's backend lookup
         await asyncio.sleep(0)

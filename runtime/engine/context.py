@@ -27,6 +27,7 @@ from runtime.errors import (
     SeamlineError,
     StepError,
 )
+from runtime.expressions.functions import uuid5_text
 from runtime.expressions.jmes import is_truthy
 from runtime.spec.retry import RetryPolicy
 from runtime.steps.fail import FlowFailure
@@ -133,18 +134,29 @@ class StepRunner:
         # the path every step of every run takes: kept to plain attribute reads and one record
         state = self.state
         document = self.document
-        trace = state.result.trace
         node_id = node.id
-        label = f"{self.prefix}.{node_id}" if self.prefix else node_id
-        record = StepRecord(label, node_id, node.kind, "running")
-        record.started_at = iso(state.clock.now())
-        record.depth = state.subflow_depth + node.nesting
+        prefix = self.prefix
+        label = f"{prefix}.{node_id}" if prefix else node_id
+        record = StepRecord(
+            label,
+            node_id,
+            node.kind,
+            "running",
+            None,
+            None,
+            None,
+            0,
+            state.clock.stamp(),
+            0.0,
+            None,
+            state.subflow_depth + node.nesting,
+        )
         if node.condition is not None and not is_truthy(self._evaluate_condition(node, record)):
             record.status = "skipped"
-            trace.append(record)
+            state.result.trace.append(record)
             document["steps"][node_id] = {"output": None, "status": "skipped"}
             return None
-        trace.append(record)
+        state.result.trace.append(record)
         journal = state.journal
         durable = journal.durable and node.kind in LEAF_KINDS  # what the journal keeps
         if durable:
@@ -158,7 +170,7 @@ class StepRunner:
                 raise StepError(
                     **{k: entry.error[k] for k in _STEP_ERROR_FIELDS if k in entry.error}
                 )
-        runner = StepRunner(state, document, self.prefix, record)
+        runner = StepRunner(state, document, prefix, record)
         started = time.perf_counter()
         try:
             if node.timeout is not None:
@@ -289,17 +301,19 @@ class StepRunner:
     # -- effects -------------------------------------------------------------------------
     async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any:
         record = self._current
+        state = self.state
         # a step's own call uses its label; a step's sub-calls (reconcile's reads) their own
         label = record.label if record and node.id == record.id else self.label(node)
-        key = f"{self.state.key_prefix()}:{label}"
-        call = CallRecord(
-            step=label, operation=operation.ref, input=payload, idempotency_key=key, attempts=0
-        )
-        self.state.result.calls.append(call)
+        journal = state.journal
+        run_id, generation = state.result.run_id, journal.generation  # as key_prefix() has it
+        key = f"{run_id}:{label}" if not generation else f"{run_id}.{generation}:{label}"
+        ref = operation.ref
+        call = CallRecord(label, ref, payload, key, 0)
+        state.result.calls.append(call)
         if record is not None:
             record.input = payload
         attempt = 0
-        journal = self.state.journal
+        mocks = state.mocks
         pending = journal.entry(label) if journal.durable else None
         if pending is not None and pending.status == "retrying":
             attempt = pending.attempts  # attempts made before the run was suspended
@@ -311,11 +325,7 @@ class StepRunner:
             if record is not None:
                 record.attempts = attempt
             try:
-                mocked = (
-                    self.state.mocks.answer_for(node.id, operation.ref)
-                    if self.state.mocks
-                    else None
-                )
+                mocked = mocks.answer_for(node.id, ref) if mocks else None
                 if mocked is not None:
                     call.mocked = True
                     output = mocked.answer(payload)
@@ -366,13 +376,11 @@ class StepRunner:
         event = {
             "specversion": "1.0",
             # deterministic, so a resumed run emits the same id; a run started over emits new ones
-            "id": str(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"seamline:{self.state.key_prefix()}:{label}")
-            ),
+            "id": uuid5_text(uuid.NAMESPACE_URL, f"seamline:{self.state.key_prefix()}:{label}"),
             "source": f"/seamline/flows/{self.flow}",
             "type": version.type,
             "subject": None if subject is None else str(subject),
-            "time": iso(self.state.clock.now()),
+            "time": self.state.clock.stamp(),
             "datacontenttype": "application/json",
             "dataschema": version.uri,
             "data": data,

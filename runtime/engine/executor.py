@@ -21,14 +21,20 @@ def route(plan: Plan, event: dict[str, Any]) -> list[FlowPlan]:
     document = event_document(event)
     for flow in plan.flows_for(str(event.get("type"))):
         if flow.filter is None or is_truthy(flow.filter.evaluate(document)):
-            matched.append(select_variant(plan, flow.name, event))
+            matched.append(select_variant(plan, flow.name, event, document))
     return matched
 
 
-def select_variant(plan: Plan, flow_name: str, event: dict[str, Any]) -> FlowPlan:
-    """The flow plan an event runs: its most specific matching variant, else the base flow."""
-    document = event_document(event)
-    for variant in plan.variants.get(flow_name, ()):  # most specific first
+def select_variant(
+    plan: Plan, flow_name: str, event: dict[str, Any], document: dict[str, Any] | None = None
+) -> FlowPlan:
+    """The flow plan an event runs: its most specific matching variant, else the base flow.
+    `document`: the event's `event_document`, when the caller has one."""
+    variants = plan.variants.get(flow_name, ())
+    if not variants:
+        return plan.flows[flow_name]
+    document = event_document(event) if document is None else document
+    for variant in variants:  # most specific first
         try:
             if is_truthy(variant.match.evaluate(document)):
                 return variant.flow
@@ -92,8 +98,9 @@ async def run_flow(
 ) -> RunResult:
     """One in-process run. Never raises for a failing run: the result carries the failure.
     `variant`: "auto" picks the event's variant, None forces the base flow, a name forces it."""
+    document = event_document(event)  # variants' matches and the key read the same one
     if variant == "auto":
-        flow = select_variant(plan, flow_name, event)
+        flow = select_variant(plan, flow_name, event, document)
     elif variant is None:
         flow = plan.flows[flow_name]
     else:
@@ -105,7 +112,7 @@ async def run_flow(
         flow.version,
         flow.content_hash,
         "running",
-        started_at=iso(clock.now()),
+        started_at=clock.stamp(),
         variant=flow.variant,
     )
     if validate:
@@ -115,7 +122,7 @@ async def run_flow(
             return result
     state = RunState(plan, flow, result, clock, mocks)
     if flow.key is not None:
-        result.key = flow.key.evaluate(event_document(event))
+        result.key = flow.key.evaluate(document)
     elif flow.schedule and event.get("type") == "seamline.schedule":
         result.key = (event.get("data") or {}).get("scheduled_for")  # as a real fire keys it
     await drive(state, event)

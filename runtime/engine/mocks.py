@@ -30,13 +30,17 @@ class RunMocks:
     calls: dict[str, int] = field(default_factory=dict)
 
     def answer_for(self, step_id: str, operation_ref: str | None) -> CompiledResponse | None:
-        for key in (step_id, operation_ref):
-            if key is not None and key in self.responses:
-                count = self.calls.get(key, 0)
-                self.calls[key] = count + 1
-                sequence = self.responses[key]
-                return sequence[min(count, len(sequence) - 1)]
-        return None
+        responses = self.responses
+        if step_id is not None and step_id in responses:
+            key = step_id
+        elif operation_ref is not None and operation_ref in responses:
+            key = operation_ref
+        else:
+            return None
+        count = self.calls.get(key, 0)
+        self.calls[key] = count + 1
+        sequence = responses[key]
+        return sequence[min(count, len(sequence) - 1)]
 
 
 def load_mocks(plan: Plan, file: Path, display: str | None = None) -> RunMocks:

@@ -133,7 +133,10 @@ class StringFunctions:
 
     @signature(arg(), arg(variadic=True))
     def _func_coalesce(self, *values: Any) -> Any:
-        return next((v for v in values if v is not None and v != ""), None)
+        for value in values:  # a loop, not next(genexpr): templates call it on every render
+            if value is not None and value != "":
+                return value
+        return None
 
     @signature(arg(), arg())
     def _func_default(self, value: Any, fallback: Any) -> Any:
@@ -141,11 +144,23 @@ class StringFunctions:
 
     @signature(arg("string"), arg("string", "number"))
     def _func_uuid5(self, namespace: str, name: str | int | float) -> str:
-        return str(uuid.uuid5(_namespace(namespace), _text(name)))
+        return uuid5_text(_namespace(namespace), _text(name))
 
     @signature(arg("string"))
     def _func_hash(self, value: str) -> str:
         return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+
+
+_VARIANT_AND_VERSION_5 = (0x8000 << 48) | (5 << 76)
+_CLEARED = ~((0xC000 << 48) | (0xF000 << 64))
+
+
+def uuid5_text(namespace: uuid.UUID, name: str) -> str:
+    """`str(uuid.uuid5(namespace, name))`, without building the UUID object on the way."""
+    digest = hashlib.sha1(namespace.bytes + name.encode("utf-8"), usedforsecurity=False).digest()
+    value = (int.from_bytes(digest[:16]) & _CLEARED) | _VARIANT_AND_VERSION_5
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @lru_cache(maxsize=256)

@@ -18,7 +18,13 @@ from jmespath.functions import REVERSE_TYPES_MAP, Functions
 
 from ._jmes_runtime import _Expression, _NoneType, _subtypes_ok
 
-__all__ = ["checked_parameters", "function_caller", "semantics_of", "type_sets"]
+__all__ = [
+    "checked_parameters",
+    "function_caller",
+    "semantics_of",
+    "spread_caller",
+    "type_sets",
+]
 
 # jmespath's type names (as `type(x).__name__`) -> the Python types that carry them
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -78,43 +84,94 @@ def type_sets(types: list[str]) -> tuple[frozenset[type], tuple[frozenset[type],
     return frozenset(top), tuple(groups)
 
 
-def _type_predicate(
-    parameters: tuple[dict[str, Any], ...],
-) -> Callable[[list[Any]], bool] | None:
-    """A check that passes only where jmespath's `_type_check` would (None: cannot tell)."""
-    try:
-        checks = [(i, *type_sets(p["types"])) for i, p in enumerate(parameters) if p["types"]]
-    except KeyError:
-        return None
-
-    def passes(args: list[Any]) -> bool:
-        for i, top, groups in checks:
-            if type(args[i]) not in top or (groups and not _subtypes_ok(args[i], groups)):
-                return False
-        return True
-
-    return passes
-
-
 def function_caller(functions: Functions, name: str) -> Callable[[list[Any]], Any]:
     """`args -> functions.call_function(name, args)`, with the argument checks of the
-    generated code: a predicate per argument count, jmespath's own checks when it says no."""
+    generated code: a type check per argument count, jmespath's own checks when it fails."""
+    return _caller(functions, name, frozenset(), None)
+
+
+def spread_caller(
+    functions: Functions, name: str, plain: frozenset[type], convert: Callable[[Any], Any]
+) -> Callable[..., Any]:
+    """`f(*args)`: `function_caller(functions, name)` of the arguments, each of a type not in
+    `plain` passed through `convert` first; one call (templates call functions through it,
+    often in loops)."""
+    return _caller(functions, name, plain, convert)
+
+
+def _caller(
+    functions: Functions,
+    name: str,
+    plain: frozenset[type],
+    convert: Callable[[Any], Any] | None,
+) -> Callable[..., Any]:
     semantics = semantics_of(functions)
     spec = functions.FUNCTION_TABLE.get(name)
     if semantics is None or spec is None:
-        return lambda args: functions.call_function(name, args)
+        if convert is None:
+            return lambda args: functions.call_function(name, args)
+
+        def call_library(*args: Any) -> Any:
+            values = [v if type(v) in plain else convert(v) for v in args]
+            return functions.call_function(name, values)
+
+        return call_library
     bound = spec["function"].__get__(functions, type(functions))
     signature = spec["signature"]
-    predicates: dict[int, Callable[[list[Any]], bool] | None] = {}
+    validate = functions._validate_arguments  # noqa: SLF001 - the library's own check
+    # argument count -> (index, top-level types, element-type groups) per checked argument;
+    # None where no quick check can tell (jmespath's own check runs every time)
+    checks_by_count: dict[int, tuple[tuple[int, frozenset[type], tuple[Any, ...]], ...] | None] = {}
 
-    def call(args: list[Any]) -> Any:
+    def checked(args: list[Any]) -> Any:
         argc = len(args)
-        if argc not in predicates:
-            checked = checked_parameters(signature, argc, semantics)
-            predicates[argc] = None if checked is None else _type_predicate(checked)
-        passes = predicates[argc]
-        if passes is None or not passes(args):
-            functions._validate_arguments(args, signature, name)
+        try:
+            checks = checks_by_count[argc]
+        except KeyError:
+            checks = checks_by_count[argc] = _type_checks(signature, argc, semantics)
+        if checks is None:
+            validate(args, signature, name)
+        else:  # inline, not a predicate function: templates call functions in loops
+            for i, top, groups in checks:
+                value = args[i]
+                if type(value) not in top or (groups and not _subtypes_ok(value, groups)):
+                    validate(args, signature, name)
+                    break
         return bound(*args)
 
-    return call
+    if convert is None:
+        return checked
+
+    def spread(*args: Any) -> Any:
+        values = list(args)
+        for i, value in enumerate(values):  # a loop, not a comprehension: one frame less
+            if type(value) not in plain:
+                values[i] = convert(value)
+        argc = len(values)
+        try:
+            checks = checks_by_count[argc]
+        except KeyError:
+            checks = checks_by_count[argc] = _type_checks(signature, argc, semantics)
+        if checks is None:
+            validate(values, signature, name)
+        else:
+            for i, top, groups in checks:
+                value = values[i]
+                if type(value) not in top or (groups and not _subtypes_ok(value, groups)):
+                    validate(values, signature, name)
+                    break
+        return bound(*values)
+
+    return spread
+
+
+def _type_checks(
+    signature: tuple[dict[str, Any], ...], argc: int, semantics: str
+) -> tuple[tuple[int, frozenset[type], tuple[Any, ...]], ...] | None:
+    checked = checked_parameters(signature, argc, semantics)
+    if checked is None:
+        return None
+    try:
+        return tuple((i, *type_sets(p["types"])) for i, p in enumerate(checked) if p["types"])
+    except KeyError:
+        return None

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from runtime.expressions._jmes_values import compile_tree
 from runtime.expressions.jinja import CompiledTemplate
 from runtime.expressions.jmes import CompiledExpression
 
@@ -84,15 +85,69 @@ def _evaluator(value: CompiledValue) -> Callable[[Mapping[str, Any]], Any]:
     return value.evaluate
 
 
+def _described(value: CompiledValue, options: list[Any]) -> tuple[Any, ...]:
+    """`value` as `_jmes_values.compile_tree` reads it; `options` collects the one options
+    object inlined expressions share (an expression with other options is called instead)."""
+    if isinstance(value, Literal):
+        return ("const", value.value)
+    if isinstance(value, MappingValue):
+        return ("map", tuple((key, _described(item, options)) for key, item in value.items))
+    if isinstance(value, ExpressionValue):
+        inline = _inline(value.expression, options)
+        if inline is not None:
+            return ("expr", *inline)
+    elif isinstance(value, InterpolatedString):
+        parts: list[Any] = []
+        for part in value.parts:
+            inline = part if isinstance(part, str) else _inline(part, options)
+            if inline is None:
+                return ("call", value.evaluate)
+            parts.append(inline)
+        return ("text", tuple(parts))
+    return ("call", _evaluator(value))
+
+
+def _inline(expression: CompiledExpression, options: list[Any]) -> tuple[Any, str] | None:
+    found = expression.inline_ast()
+    if found is None:
+        return None
+    ast, own = found
+    if not options:
+        options.append(own)
+    return (ast, expression.source) if own is options[0] else None
+
+
 class MappingValue(CompiledValue):
-    __slots__ = ("items", "_fields")
+    """A mapping of values; on its first evaluation the whole tree becomes one generated
+    function (`_jmes_values`), or, if it cannot, is evaluated part by part."""
+
+    __slots__ = ("items", "_run")
 
     def __init__(self, items: tuple[tuple[str, CompiledValue], ...]) -> None:
         self.items = items
-        self._fields = tuple((key, _evaluator(value)) for key, value in items)
+        self._run: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     def evaluate(self, document: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: evaluate(document) for key, evaluate in self._fields}
+        run = self._run
+        if run is None:
+            run = self._run = self._compile()
+        return run(document)
+
+    def _compile(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        options: list[Any] = []
+        description = _described(self, options)
+        if options:
+            generated = compile_tree(description, options[0])
+            if generated is not None:
+                return generated
+        fields = tuple((key, _evaluator(value)) for key, value in self.items)
+        return lambda document: {key: evaluate(document) for key, evaluate in fields}
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.items,)  # generated code is not picklable; it is built again on first use
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.items, self._run = state[0], None
 
 
 class ListValue(CompiledValue):

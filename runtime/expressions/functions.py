@@ -36,8 +36,8 @@ from ._functions_base import FunctionExample as Ex
 from ._functions_collections import COLLECTION_DOCS, CollectionFunctions
 from ._functions_dates import DATE_DOCS, DateFunctions
 from ._functions_money import MONEY_DOCS, MoneyFunctions
-from ._functions_strings import STRING_DOCS, StringFunctions
-from ._jmes_calls import function_caller
+from ._functions_strings import STRING_DOCS, StringFunctions, uuid5_text
+from ._jmes_calls import spread_caller
 
 __all__ = [
     "CATEGORIES",
@@ -52,6 +52,7 @@ __all__ = [
     "LookupMissingError",
     "UnknownLookupTableError",
     "jinja_helpers",
+    "uuid5_text",
     "jmespath_options",
     "render_functions_markdown",
 ]
@@ -240,15 +241,8 @@ def jinja_helpers(
     """
 
     def bind(doc: FunctionDoc) -> Callable[..., Any]:
-        invoke = function_caller(functions, doc.name)  # = functions.call_function(name, args)
-
-        def call(*args: Any) -> Any:
-            values = list(args)
-            for i, value in enumerate(values):  # a loop, not a comprehension: one frame less
-                if type(value) not in _ALREADY_PLAIN:
-                    values[i] = _plain(value)
-            return invoke(values)
-
+        # = functions.call_function(name, [_plain(a) for a in args]), in one frame
+        call = spread_caller(functions, doc.name, _ALREADY_PLAIN, _plain)
         call.__name__ = call.__qualname__ = doc.name
         call.__doc__ = doc.summary
         return call

@@ -19,15 +19,18 @@ from jinja2 import (
     TemplateSyntaxError,
     meta,
     nodes,
-    pass_eval_context,
 )
-from jinja2.filters import do_tojson
-from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from markupsafe import Markup
 
 from runtime.errors import ExpressionError
+from runtime.expressions._jinja_code import (
+    DICT_ATTRIBUTES,
+    LOOP_NUMBERS,
+    JinjaCodeGenerator,
+    json_text,
+    tojson,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,9 @@ def _included_names(ast: nodes.Template) -> list[str]:
     return found
 
 
-_DICT_ATTRIBUTES = frozenset(dir(dict))
 # attributes the immutable sandbox lets through unchanged: read-only dict methods, and the
 # loop counters and flags (ints and booleans)
 _DICT_READERS = frozenset({"get", "keys", "values", "items"})
-_LOOP_NUMBERS = frozenset(
-    {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"}
-)
-_JSON_ENCODER = json.JSONEncoder(sort_keys=True)  # what `json.dumps(v, sort_keys=True)` uses
 
 
 class _Environment(ImmutableSandboxedEnvironment):
@@ -74,20 +72,25 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     Jinja reads `x.key` as the attribute first and the item second; on a plain dict a name
     that is no dict attribute can only be the item, so it is read directly (the sandbox's
-    checks concern attributes, and every dict attribute still goes through them).
+    checks concern attributes, and every dict attribute still goes through them). The
+    templates' code does the same inline (`JinjaCodeGenerator`).
     """
+
+    code_generator_class = JinjaCodeGenerator
+
+    tojson_text = json_text  # `{{ x | tojson }}` as JinjaCodeGenerator writes it
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         kind = type(obj)
         if kind is dict and type(attribute) is str:
-            if attribute not in _DICT_ATTRIBUTES:
+            if attribute not in DICT_ATTRIBUTES:
                 try:
                     return obj[attribute]
                 except KeyError:
                     return self.undefined(obj=obj, name=attribute)
             if attribute in _DICT_READERS:  # what the sandbox would allow after its checks
                 return getattr(obj, attribute)
-        elif kind is LoopContext and attribute in _LOOP_NUMBERS:
+        elif kind is LoopContext and attribute in LOOP_NUMBERS:
             return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
@@ -126,41 +129,6 @@ def _plain(fn: Any) -> bool:
     )
 
 
-_SORT_KEYS = {"sort_keys": True}  # the environment's default `json.dumps_kwargs` policy
-_encode_string = json.encoder.encode_basestring_ascii  # what the encoder does with a str
-_markup = str.__new__  # Markup(text) for a plain str, without its `__html__` probe
-
-
-@pass_eval_context
-def _tojson(eval_ctx: EvalContext, value: Any, indent: int | None = None) -> Markup:
-    """Jinja's `tojson` with the same output, without building a JSON encoder per call."""
-    policies = eval_ctx.environment.policies
-    if (
-        indent is not None
-        or policies["json.dumps_function"] is not None
-        or policies["json.dumps_kwargs"] != _SORT_KEYS
-    ):
-        return do_tojson(eval_ctx, value, indent)
-    kind = type(value)
-    if kind is str:
-        text = _encode_string(value)
-    elif value is None:
-        return _markup(Markup, "null")
-    elif kind is int:  # digits only: nothing to escape
-        return _markup(Markup, int.__repr__(value))  # as the encoder writes an int
-    elif kind is bool:
-        return _markup(Markup, "true" if value else "false")
-    else:
-        text = _JSON_ENCODER.encode(value)
-    return _markup(
-        Markup,
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("'", "\\u0027"),
-    )
-
-
 class CompiledTemplate:
     """A template compiled once; `render` returns text, or JSON data for `*.json.j2` files."""
 
@@ -176,8 +144,14 @@ class CompiledTemplate:
             template.globals = dict(template.globals)
 
     def render(self, document: Mapping[str, Any]) -> Any:
+        template = self._template
         try:
-            text = self._template.render(document)
+            # Template.render without its copy of the document (new_context copies it anyway)
+            try:
+                context = template.new_context(document)
+                text = template.environment.concat(template.root_render_func(context))
+            except Exception:
+                template.environment.handle_exception()  # re-raises, as Template.render does
         except SecurityError as exc:
             raise ExpressionError(
                 f"template {self.source_name} was refused by the sandbox: {exc}"
@@ -215,7 +189,7 @@ class TemplateEngine:
         )
         self.env.globals.update(globals_ or {})
         self.env.plain_calls = frozenset(f for f in (globals_ or {}).values() if _plain(f))
-        self.env.filters["tojson"] = _tojson
+        self.env.filters["tojson"] = tojson
         self.env.filters.update(filters or {})
         # one parse and one compile per distinct text: flows repeat their templates, and the
         # load-time checks (includes, references) read the same tree again

@@ -65,6 +65,13 @@ class CompiledExpression:
             self._evaluate = _native_evaluator(self)
         return self._evaluate != self._interpret
 
+    def inline_ast(self) -> tuple[dict[str, Any], Options] | None:
+        """(AST, options) when the expression runs generated code, for writing it inline into
+        a value tree's function (`_jmes_values`); None when it runs on the library."""
+        if not self._native or self._evaluate == self._interpret:
+            return None
+        return self._parsed.parsed, self._options
+
     def _first(self, document: Any) -> Any:
         self._evaluate = _native_evaluator(self)
         return self._evaluate(document)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
 
-from runtime.expressions.compiled import CompiledValue
+from runtime.expressions.compiled import CompiledValue, MappingValue
 from runtime.spec.common import Identifier, Value
 from runtime.steps._context import CompileContext, RunContext, StepNodeBase
 from runtime.steps._registry import StepConfig, step_kind
@@ -24,11 +24,15 @@ class SetConfig(StepConfig):
 @dataclass(frozen=True, kw_only=True)
 class SetStep(StepNodeBase):
     values: tuple[tuple[str, CompiledValue], ...]
+    # the same values as one mapping: evaluated in order by one generated function
+    mapping: MappingValue = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "mapping", MappingValue(self.values))
 
     async def execute(self, rc: RunContext) -> Any:
-        out: dict[str, Any] = {}
-        for name, value in self.values:
-            out[name] = value.evaluate(rc.document)
+        out = self.mapping.evaluate(rc.document)
         rc.document["vars"] = {**rc.document.get("vars", {}), **out}
         return out
 

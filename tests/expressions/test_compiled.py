@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from runtime.compiler._values import ValueCompiler, check_roots
+from runtime.errors import ExpressionError
 from runtime.expressions.compiled import (
     CompiledValue,
     ExpressionValue,
@@ -248,6 +249,107 @@ def test_freeze() -> None:
     nested = ListValue((Literal(1), dynamic))
     assert freeze(nested, [1, {"a": "${ data.n }"}]) is nested
     assert freeze(Literal(3), 3).value == 3
+
+
+# -- a mapping evaluates as one generated function ---------------------------------------------
+
+TREE = {
+    "n": "${ data.n }",
+    "fixed": {"k": [1, 2]},
+    "nested": {"s": "${ data.s }", "sum": "${ sum(data.list) }", "lit": 2},
+    "text": "id-${ data.n }-${ data.missing }-${ data.list }",
+    "list": ["x", "${ data.s }"],
+    "tpl": "{{ data.s | upper }}",
+    "or": "${ data.missing || data.s }",
+}
+
+
+def _by_parts(value: CompiledValue, document: dict[str, Any]) -> Any:
+    """What the tree evaluates to part by part, without the generated function."""
+    if isinstance(value, MappingValue):
+        return {key: _by_parts(item, document) for key, item in value.items}
+    return value.evaluate(document)
+
+
+def _outcome(evaluate: Any, document: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", evaluate(document))
+    except Exception as exc:  # noqa: BLE001 - the type and message are compared
+        return (type(exc).__name__, str(exc))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        DOC,
+        {"data": {"n": 1, "s": "a", "list": [1.5, 2]}},
+        {"data": {"n": None, "s": None, "list": "not a list"}},  # sum() of a string: a type error
+        {"data": {"n": 1, "s": "a", "list": []}, "steps": {}},
+        {"data": None},
+    ],
+)
+def test_a_generated_mapping_agrees_with_its_parts(
+    values: ValueCompiler, document: dict[str, Any]
+) -> None:
+    compiled = compile_value(values, TREE)
+    assert isinstance(compiled, MappingValue)
+    want = _outcome(lambda d: _by_parts(compiled, d), document)
+    got = _outcome(compiled.evaluate, document)
+    assert got == want
+    assert compiled.evaluate.__self__._run.__name__.startswith("_tree")  # type: ignore[attr-defined]
+
+
+def test_a_failing_field_names_its_own_expression(values: ValueCompiler) -> None:
+    compiled = compile_value(
+        values, {"a": "${ data.n }", "b": {"c": "${ to_number(data.s) || abs(data.s) }"}}
+    )
+    with pytest.raises(ExpressionError) as raised:
+        compiled.evaluate({"data": {"n": 1, "s": "text"}})
+    assert str(raised.value).startswith(
+        "expression `to_number(data.s) || abs(data.s)` failed: "
+    ), raised.value
+    assert raised.value.source == "to_number(data.s) || abs(data.s)"
+    assert raised.value.__cause__ is not None
+    text = compile_value(values, {"a": "x-${ length(data.n) }"})
+    with pytest.raises(ExpressionError, match=r"^expression `length\(data.n\)` failed: "):
+        text.evaluate({"data": {"n": 5}})
+
+
+def test_a_failing_template_inside_a_mapping_raises_its_own_error(values: ValueCompiler) -> None:
+    compiled = compile_value(values, {"a": "${ data.n }", "b": "{{ data.nope.deeper }}"})
+    with pytest.raises(ExpressionError, match="template"):
+        compiled.evaluate({"data": {"n": 1}})
+
+
+def test_mappings_on_the_library_interpreter_evaluate_part_by_part(tmp_path: Path) -> None:
+    from runtime.expressions import jmes
+
+    saved, jmes.NATIVE = jmes.NATIVE, False
+    try:
+        globals_, filters = jinja_helpers(FUNCTIONS)
+        values = ValueCompiler(
+            source_map=SourceMap("flows/test.yaml"),
+            options=OPTIONS,
+            templates=TemplateEngine(tmp_path, globals_, filters),
+            function_names=frozenset(FUNCTIONS.FUNCTION_TABLE),
+        )
+        compiled = compile_value(values, TREE)
+    finally:
+        jmes.NATIVE = saved
+    assert isinstance(compiled, MappingValue)
+    assert _outcome(compiled.evaluate, DOC) == _outcome(lambda d: _by_parts(compiled, d), DOC)
+    with pytest.raises(ExpressionError, match=r"^expression `sum\(data.list\)` failed: "):
+        compiled.evaluate({"data": {"list": "x"}})
+
+
+def test_a_generated_mapping_survives_copy_and_pickle(values: ValueCompiler) -> None:
+    import copy
+    import pickle
+
+    compiled = compile_value(values, {"a": "${ data.n }", "b": {"c": "${ data.s }"}})
+    assert compiled.evaluate(DOC) == {"a": 3, "b": {"c": "text"}}
+    for clone in (copy.deepcopy(compiled), pickle.loads(pickle.dumps(compiled))):
+        assert clone.evaluate(DOC) == {"a": 3, "b": {"c": "text"}}
 
 
 def test_template_value_renders(values: ValueCompiler) -> None:

@@ -546,3 +546,23 @@ def test_docs_mention_every_function_and_determinism() -> None:
         assert f"\n### {doc.name}\n" in text
         assert f"[{doc.name}](#{doc.name})" in text
     assert "use `run.started_at` for the current time" in text
+
+
+def test_uuid5_text_is_the_text_of_uuid5() -> None:
+    import random
+    import uuid
+
+    from runtime.expressions.functions import uuid5_text
+
+    rng = random.Random(5)
+    names = ["", "a", "seamline:run:step", "Zürich 漢字 😀", "x" * 300]
+    names += [
+        "".join(chr(rng.randint(32, 0x2FFF)) for _ in range(rng.randint(0, 30))) for _ in range(200)
+    ]
+    for name in names:
+        for namespace in (
+            uuid.NAMESPACE_URL,
+            uuid.NAMESPACE_DNS,
+            uuid.UUID(int=rng.getrandbits(128)),
+        ):
+            assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name))

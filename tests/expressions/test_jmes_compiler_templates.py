@@ -35,6 +35,21 @@ TEXTS = [
     "{{ data.text | tojson }} {{ data.text | tojson(2) }} {{ (data.text | tojson) ~ '<&>' }}",
     "{{ data.nested.deep.value }} {{ data['a'] }} {{ data.items }} {{ data.update }}",
     "{{ coalesce(data.missing, data.a) }} {{ round_money(data.n, 'EUR') }} {{ data.n | round_money('JPY') }}",
+    # the generated code's shortcuts (one piece per output node, tojson as text, inline dict
+    # reads) inside macros, buffers, blocks and escaping
+    "{% macro m(x) %}[{{ x | tojson }}]{{ x.a }}{% endmacro %}{{ m(data) }}{{ m(data.nested) }}",
+    "{% set t %}{{ data.a }}-{{ data.b | tojson }}{% endset %}{{ t }}|{{ t | length }}",
+    "{% filter upper %}{{ data.b }} {{ data.text | tojson }}{% endfilter %}{{ data.b }}",
+    "{% autoescape true %}{{ data.text }} {{ data.text | tojson }}{% endautoescape %}{{ data.text }}",
+    "{{ 'x' if data.missing is defined }}{{ data.a if data.a }}{{ data.b ~ data.a }}",
+    "{% for k, v in data.nested.items() %}{{ k }}={{ v | tojson }}{{ ',' if not loop.last }}{% endfor %}",
+    "{{ data.nested['deep'].value[1] }}{{ data.nested.missing is defined }}{{ data.nested.deep.value | tojson }}",
+    "{% if data.a %}{{ data.a }}{% else %}no{% endif %}{{ data.list | join(',') }}{{ data.list.1 }}",
+    "{% set ns = namespace(n=0) %}{% for x in data.list %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}",
+    "{{ data.nested.deep.missing }}",
+    "{{ data.text | tojson | length }} {{ (data.a | tojson) + '<' }} {{ [data.a, data.b] | tojson }}",
+    "{% for x in data.list recursive %}{{ x | tojson }}{% endfor %}{% raw %}{{ x }}{% endraw %}",
+    "{{ data }}{{ data.nested }}",
 ]
 DATA = {"a": 1, "b": "x", "list": ["p", "q", "r"], "text": "<b>'it's' & \"so\"</b>",
         "nested": {"deep": {"value": [1, 2.5, None, True]}}, "n": 2.345, "items": "shadowed"}  # fmt: skip
