@@ -129,6 +129,38 @@ def _plain(fn: Any) -> bool:
     )
 
 
+def _flatten_globals(template: Any) -> Any:
+    if isinstance(template.globals, ChainMap):
+        # every render copies the globals into a new context; copying a dict is one C call,
+        # a ChainMap is a lookup per name. The environment's globals are final by now.
+        template.globals = dict(template.globals)
+    return template
+
+
+class _PendingTemplate:
+    """An inline template whose Python source is generated (so every load-time check of
+    Jinja's code generator, unknown filters and tests included, has run) but not yet compiled
+    to bytecode: that happens at its first render, once per text. Most of a big workspace's
+    inline templates are never rendered by a `seamline check` or before a reload replaces
+    them, and compiling is a third of a template's load cost."""
+
+    __slots__ = ("_env", "_source", "_template")
+
+    def __init__(self, env: Any, source: str) -> None:
+        self._env = env
+        self._source = source
+        self._template: Any = None
+
+    def build(self) -> Any:
+        if self._template is None:
+            env = self._env
+            code = env._compile(self._source, "<template>")
+            self._template = _flatten_globals(
+                env.template_class.from_code(env, code, env.make_globals(None), None)
+            )
+        return self._template
+
+
 class CompiledTemplate:
     """A template compiled once; `render` returns text, or JSON data for `*.json.j2` files."""
 
@@ -138,13 +170,20 @@ class CompiledTemplate:
         self.source_name = source_name
         self._template = template
         self._as_json = as_json
-        if isinstance(template.globals, ChainMap):
-            # every render copies the globals into a new context; copying a dict is one C call,
-            # a ChainMap is a lookup per name. The environment's globals are final by now.
-            template.globals = dict(template.globals)
+        if not isinstance(template, _PendingTemplate):
+            _flatten_globals(template)
+
+    @property
+    def template(self) -> Any:
+        """The Jinja template (compiled now if it has not been yet)."""
+        if type(self._template) is _PendingTemplate:
+            self._template = self._template.build()
+        return self._template
 
     def render(self, document: Mapping[str, Any]) -> Any:
         template = self._template
+        if type(template) is _PendingTemplate:
+            template = self._template = template.build()
         try:
             # Template.render without its copy of the document (new_context copies it anyway)
             try:
@@ -210,15 +249,13 @@ class TemplateEngine:
             try:
                 tree = self.parse(text)
                 self._template_names(text)  # read before compiling, which folds constants
-                code = self.env.compile(tree)
+                source = self.env._generate(tree, None, None)
             except TemplateSyntaxError as exc:
                 return self._problem(exc, None)
             problem = self._check_included(tree, set())
             if problem is not None:
                 return problem
-            template = self._inline[text] = self.env.template_class.from_code(
-                self.env, code, self.env.make_globals(None), None
-            )
+            template = self._inline[text] = _PendingTemplate(self.env, source)
         return CompiledTemplate(name, template, as_json=False)
 
     def compile_file(self, relative: str) -> CompiledTemplate | TemplateProblem:

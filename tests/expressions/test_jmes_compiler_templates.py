@@ -80,10 +80,10 @@ def test_inline_templates_render_as_stock_jinja(text: str, tmp_path: Any) -> Non
     assert not hasattr(compiled, "code"), compiled
     stock = _stock(functions).from_string(text)
     document = {"data": DATA}
-    template = compiled._template  # noqa: SLF001 - the Jinja template, without seamline's wrapping
+    template = compiled.template  # the Jinja template, without seamline's wrapping
     assert _outcome(lambda: template.render(document)) == _outcome(lambda: stock.render(document))
     again = engine.compile_inline(text, "u")  # the second compile reuses the template
-    assert again._template is compiled._template  # noqa: SLF001
+    assert again.template is compiled.template
 
 
 def test_the_sandbox_still_refuses_what_it_refused(tmp_path: Any) -> None:
@@ -92,7 +92,7 @@ def test_the_sandbox_still_refuses_what_it_refused(tmp_path: Any) -> None:
                  "{{ data.get.__self__ }}", "{{ data.items.__self__.clear() }}"):  # fmt: skip
         compiled = engine.compile_inline(text, "t")
         stock = ImmutableSandboxedEnvironment(undefined=StrictUndefined).from_string(text)
-        ours = _outcome(lambda c=compiled: c._template.render({"data": {"a": 1}}))  # noqa: SLF001
+        ours = _outcome(lambda c=compiled: c.template.render({"data": {"a": 1}}))
         theirs = _outcome(lambda s=stock: s.render({"data": {"a": 1}}))
         assert ours == theirs
         assert ours[0] in (SecurityError.__name__, "UndefinedError"), ours
@@ -124,8 +124,19 @@ def test_reference_templates_render_as_stock_jinja() -> None:
             relative = f"templates/{template.name}"
             ours = plan.templates.compile_file(relative)
             theirs = stock.from_string(template.read_text(encoding="utf-8"))
-            got = _outcome(lambda o=ours, d=document: o._template.render(d))  # noqa: SLF001
+            got = _outcome(lambda o=ours, d=document: o.template.render(d))
             want = _outcome(lambda t=theirs, d=document: t.render(d))
             assert got == want, relative  # the same text, or the same error
             compared += got[0] == "ok"
     assert compared >= 6
+
+
+def test_an_inline_template_is_checked_at_load_and_compiled_at_first_render(tmp_path: Any) -> None:
+    """Unknown filters are load errors even though bytecode is only made on first use."""
+    engine = TemplateEngine(tmp_path)
+    problem = engine.compile_inline("{{ data.a | no_such_filter }}", "t")
+    assert getattr(problem, "code", None) == "template.unknown_filter", problem
+    compiled = engine.compile_inline("{{ data.a }}!", "t")
+    assert type(compiled._template).__name__ == "_PendingTemplate"  # noqa: SLF001
+    assert compiled.render({"data": {"a": 1}}) == "1!"
+    assert type(compiled._template).__name__ != "_PendingTemplate"  # noqa: SLF001
