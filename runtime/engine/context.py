@@ -299,14 +299,25 @@ class StepRunner:
         return StepRunner(self.state, document, prefix)
 
     # -- effects -------------------------------------------------------------------------
-    async def call(self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy) -> Any:
+    async def call(
+        self,
+        node: Any,
+        operation: Operation,
+        payload: Any,
+        retry: RetryPolicy,
+        idempotency_key: str | None = None,
+    ) -> Any:
         record = self._current
         state = self.state
         # a step's own call uses its label; a step's sub-calls (reconcile's reads) their own
         label = record.label if record and node.id == record.id else self.label(node)
         journal = state.journal
-        run_id, generation = state.result.run_id, journal.generation  # as key_prefix() has it
-        key = f"{run_id}:{label}" if not generation else f"{run_id}.{generation}:{label}"
+        generation = journal.generation
+        if idempotency_key is not None:  # the flow's own key, shared with other runs
+            key = idempotency_key if not generation else f"{idempotency_key}.{generation}"
+        else:  # as key_prefix() has it
+            run_id = state.result.run_id
+            key = f"{run_id}:{label}" if not generation else f"{run_id}.{generation}:{label}"
         ref = operation.ref
         call = CallRecord(label, ref, payload, key, 0)
         state.result.calls.append(call)

@@ -108,7 +108,12 @@ class RunContext(Protocol):
 
     async def run_steps(self, nodes: Sequence[Any]) -> Any: ...
     async def call(
-        self, node: Any, operation: Operation, payload: Any, retry: RetryPolicy
+        self,
+        node: Any,
+        operation: Operation,
+        payload: Any,
+        retry: RetryPolicy,
+        idempotency_key: str | None = None,
     ) -> Any: ...
     async def emit(
         self, node: Any, version: ContractVersion, data: Any, subject: Any

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from runtime.connectors.base import Operation
+from runtime.errors import ExpressionError
 from runtime.expressions.compiled import CompiledValue
 from runtime.spec.common import SpecModel, Value
 from runtime.spec.retry import RetryPolicy, RetrySetting
@@ -46,6 +47,14 @@ class CallConfig(StepConfig):
         description="A retry policy, or the name of one in seamline.yaml; default: the workspace's.",
     )
     undo: UndoConfig | None = Field(default=None, description="How to compensate this call.")
+    idempotency_key: Value = Field(
+        default=None,
+        description="The call's idempotency key when it must be shared by every run that "
+        "creates the same record (find-then-create of a record several runs may need at once), "
+        "e.g. `draft-invoice:${ data.project_id }:${ vars.period }`; default: `<run>:<step>`, "
+        "unique to this run. A run replayed from the start adds its generation (`<key>.1`).",
+        examples=["draft-invoice:${ data.project_id }:${ vars.invoice_period }"],
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,10 +71,20 @@ class CallStep(StepNodeBase):
     payload: CompiledValue
     retry: RetryPolicy
     undo: UndoNode | None
+    idempotency_key: CompiledValue | None = None
 
     async def execute(self, rc: RunContext) -> Any:
         payload = self.payload.evaluate(rc.document)
-        output = await rc.call(self, self.operation, payload, self.retry)
+        key = None
+        if self.idempotency_key is not None:
+            key = self.idempotency_key.evaluate(rc.document)
+            if not isinstance(key, str | int) or isinstance(key, bool) or key == "":
+                raise ExpressionError(
+                    f"step {self.id}: idempotency_key must be a non-empty string, got {key!r}"
+                )
+        output = await rc.call(
+            self, self.operation, payload, self.retry, str(key) if key is not None else None
+        )
         if self.undo is not None:
             rc.register_undo(self)
         return output
@@ -113,4 +132,9 @@ def compile_call(
         payload=payload,
         retry=retry,
         undo=undo,
+        idempotency_key=(
+            cc.value(config.idempotency_key, (*path, "idempotency_key"))
+            if config.idempotency_key is not None
+            else None
+        ),
     )

@@ -40,7 +40,7 @@ def test_unknown_step_key_lists_the_allowed_keys(workspace: WriteWorkspace) -> N
     text = HEAD + "steps:\n  - id: r\n    call: wms.reserve\n    zzzz: 1\n"
     assert flow_problems(workspace, text) == [
         "flows/orders.yaml:6:5: steps[0].zzzz: unknown key `zzzz` "
-        "(hint: allowed keys: id, description, if, timeout, call, with, retry, undo) [spec.unknown_key]"
+        "(hint: allowed keys: id, description, if, timeout, call, with, retry, undo, idempotency_key) [spec.unknown_key]"
     ]
 
 
