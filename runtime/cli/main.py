@@ -10,6 +10,7 @@ from runtime.cli.contracts import contracts_group
 from runtime.cli.demo import demo_command
 from runtime.cli.docs import docs_command
 from runtime.cli.explain import explain_command
+from runtime.cli.graph import graph_command
 from runtime.cli.run import run_command
 from runtime.cli.runs import dlq_group, runs_group
 from runtime.cli.sandbox import sandbox_command
@@ -35,6 +36,7 @@ cli.add_command(test_command)
 cli.add_command(contracts_group)
 cli.add_command(catalog_command)
 cli.add_command(explain_command)
+cli.add_command(graph_command)
 cli.add_command(sandbox_command)
 cli.add_command(ingest_command)
 cli.add_command(worker_command)
