@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.store._pg_connection import Db, PgConnection
-from runtime.store._rows import cursor_text, dumps, loads, now_iso, source_state
+from runtime.store._rows import (
+    cursor_text,
+    loads,
+    now_iso,
+    reject_params,
+    source_counts_params,
+    source_counts_sql,
+    source_state,
+)
 from runtime.store.base import Accepted, SourceCommit, SourceReject, SourceState
 
 
@@ -74,33 +82,10 @@ class PgSourcesMixin(PgConnection):
                 cursor.executemany(
                     "INSERT INTO source_rejects(source, item, location, message, raw, at) "
                     "VALUES (%s,%s,%s,%s,%s,%s)",
-                    [
-                        (
-                            name,
-                            reject.item or commit.item,
-                            reject.location,
-                            reject.message,
-                            dumps(reject.raw),
-                            now,
-                        )
-                        for reject in commit.rejects
-                    ],
+                    reject_params(name, commit, now),
                 )
-        duplicates = sum(1 for a in accepted if a.duplicate)
         db.execute(
-            "UPDATE sources SET events=events+%s, duplicates=duplicates+%s, rejects=rejects+%s, "
-            "items=items+%s, last_error=NULL, updated_at=%s"
-            + (", cursor=%s" if commit.move_cursor else "")
-            + " WHERE name=%s",
-            (
-                len(accepted) - duplicates,
-                duplicates,
-                len(commit.rejects),
-                1 if commit.item is not None else 0,
-                now,
-                *((cursor_text(commit.cursor),) if commit.move_cursor else ()),
-                name,
-            ),
+            source_counts_sql(commit, "%s"), source_counts_params(name, commit, accepted, now)
         )
         return accepted
 

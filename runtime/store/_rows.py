@@ -6,11 +6,21 @@ Shared by the SQLite and the PostgreSQL backends: both keep the same columns, JS
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
 
-from runtime.store.base import JournalEntry, OpenWait, RunRecord, SourceState, StoredEvent
+from runtime.store.base import (
+    Accepted,
+    JournalEntry,
+    NewRun,
+    OpenWait,
+    RunRecord,
+    SourceCommit,
+    SourceState,
+    StoredEvent,
+)
 
 
 class Row(Protocol):
@@ -125,3 +135,94 @@ def source_state(row: Row) -> SourceState:
         row["last_error"],
         row["updated_at"],
     )
+
+
+# -- parameters of the statements both backends write (same columns, same order) ---------------
+def new_run_params(run: NewRun, event_seq: int, status: str) -> tuple[Any, ...]:
+    """`runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, status,
+    created_at, updated_at, sla_deadline, variant)` of a run the router or a schedule starts."""
+    now = now_iso()
+    deadline = time.time() + run.sla_seconds if run.sla_seconds else None
+    return (
+        run.run_id,
+        run.flow,
+        run.flow_hash,
+        run.flow_version,
+        key_text(run.key),
+        dumps(run.key),
+        event_seq,
+        status,
+        now,
+        now,
+        deadline,
+        run.variant,
+    )
+
+
+def journal_params(entry: JournalEntry) -> tuple[Any, ...]:
+    """`journal(run_id, generation, label, kind, status, input, output, error, attempts,
+    started_at, finished_at, duration_ms, wake_at, detail)`."""
+    return (
+        entry.run_id,
+        entry.generation,
+        entry.label,
+        entry.kind,
+        entry.status,
+        dumps(entry.input),
+        dumps(entry.output),
+        dumps(entry.error),
+        entry.attempts,
+        entry.started_at,
+        entry.finished_at,
+        entry.duration_ms,
+        entry.wake_at,
+        dumps(entry.detail),
+    )
+
+
+def wait_params(wait: OpenWait) -> tuple[Any, ...]:
+    """`waits(run_id, generation, label, event_type, match, correlation, deadline)`."""
+    return (
+        wait.run_id,
+        wait.generation,
+        wait.label,
+        wait.event_type,
+        wait.match,
+        dumps(wait.correlation),
+        wait.deadline,
+    )
+
+
+def reject_params(name: str, commit: SourceCommit, now: str) -> list[tuple[Any, ...]]:
+    """`source_rejects(source, item, location, message, raw, at)` of a read's rejects."""
+    return [
+        (name, r.item or commit.item, r.location, r.message, dumps(r.raw), now)
+        for r in commit.rejects
+    ]
+
+
+def source_counts_params(
+    name: str, commit: SourceCommit, accepted: Sequence[Accepted], now: str
+) -> tuple[Any, ...]:
+    """The counters a committed read adds to its source (and its new cursor when it moves
+    one): events, duplicates, rejects, items, updated_at[, cursor], name."""
+    duplicates = sum(1 for a in accepted if a.duplicate)
+    return (
+        len(accepted) - duplicates,
+        duplicates,
+        len(commit.rejects),
+        1 if commit.item is not None else 0,
+        now,
+        *((cursor_text(commit.cursor),) if commit.move_cursor else ()),
+        name,
+    )
+
+
+def source_counts_sql(commit: SourceCommit, mark: str) -> str:
+    """The UPDATE that goes with `source_counts_params`, with the backend's placeholder."""
+    return (
+        "UPDATE sources SET events=events+?, duplicates=duplicates+?, rejects=rejects+?, "
+        "items=items+?, last_error=NULL, updated_at=?"
+        + (", cursor=?" if commit.move_cursor else "")
+        + " WHERE name=?"
+    ).replace("?", mark)

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.store._connection import SqliteConnection
-from runtime.store._rows import cursor_text, dumps, loads, now_iso, source_state
+from runtime.store._rows import (
+    cursor_text,
+    loads,
+    now_iso,
+    reject_params,
+    source_counts_params,
+    source_counts_sql,
+    source_state,
+)
 from runtime.store.base import Accepted, SourceCommit, SourceReject, SourceState
 
 
@@ -71,34 +79,13 @@ class SourcesMixin(SqliteConnection):
                 return None
         accepted = self._insert_events(commit.events) if commit.events else []
         now = now_iso()
-        for reject in commit.rejects:
-            self._db.execute(
-                "INSERT INTO source_rejects(source, item, location, message, raw, at) "
-                "VALUES (?,?,?,?,?,?)",
-                (
-                    name,
-                    reject.item or commit.item,
-                    reject.location,
-                    reject.message,
-                    dumps(reject.raw),
-                    now,
-                ),
-            )
-        duplicates = sum(1 for a in accepted if a.duplicate)
+        self._db.executemany(
+            "INSERT INTO source_rejects(source, item, location, message, raw, at) "
+            "VALUES (?,?,?,?,?,?)",
+            reject_params(name, commit, now),
+        )
         self._db.execute(
-            "UPDATE sources SET events=events+?, duplicates=duplicates+?, rejects=rejects+?, "
-            "items=items+?, last_error=NULL, updated_at=?"
-            + (", cursor=?" if commit.move_cursor else "")
-            + " WHERE name=?",
-            (
-                len(accepted) - duplicates,
-                duplicates,
-                len(commit.rejects),
-                1 if commit.item is not None else 0,
-                now,
-                *((cursor_text(commit.cursor),) if commit.move_cursor else ()),
-                name,
-            ),
+            source_counts_sql(commit, "?"), source_counts_params(name, commit, accepted, now)
         )
         return accepted
 

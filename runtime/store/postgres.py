@@ -23,13 +23,14 @@ from runtime.store._pg_connection import Db
 from runtime.store._pg_runs import PgRunsMixin
 from runtime.store._pg_sources import PgSourcesMixin
 from runtime.store._rows import (
-    dumps,
     journal_entry,
-    key_text,
+    journal_params,
     loads,
+    new_run_params,
     now_iso,
     open_wait,
     stored_event,
+    wait_params,
 )
 from runtime.store.base import (
     PENDING,
@@ -73,26 +74,7 @@ class PostgresStore(PgRunsMixin, PgSourcesMixin):
         return list(await self._call(self._insert_events, list(events)))
 
     def _insert_run(self, db: Db, run: NewRun, event_seq: int) -> bool:
-        now = now_iso()
-        deadline = time.time() + run.sla_seconds if run.sla_seconds else None
-        created = db.execute(
-            INSERT_RUN,
-            (
-                run.run_id,
-                run.flow,
-                run.flow_hash,
-                run.flow_version,
-                key_text(run.key),
-                dumps(run.key),
-                event_seq,
-                PENDING,
-                now,
-                now,
-                deadline,
-                run.variant,
-            ),
-        )
-        return bool(created.rowcount)
+        return bool(db.execute(INSERT_RUN, new_run_params(run, event_seq, PENDING)).rowcount)
 
     def _route(self, db: Db, router: Router, limit: int) -> int:
         # SKIP LOCKED: events another worker is routing right now are left to it, not routed twice
@@ -249,25 +231,7 @@ class PostgresStore(PgRunsMixin, PgSourcesMixin):
             "UPDATE runs SET lease_until=%s, updated_at=%s WHERE id=%s",
             (time.time() + 60.0, now_iso(), entry.run_id),
         )
-        db.execute(
-            UPSERT_JOURNAL,
-            (
-                entry.run_id,
-                entry.generation,
-                entry.label,
-                entry.kind,
-                entry.status,
-                dumps(entry.input),
-                dumps(entry.output),
-                dumps(entry.error),
-                entry.attempts,
-                entry.started_at,
-                entry.finished_at,
-                entry.duration_ms,
-                entry.wake_at,
-                dumps(entry.detail),
-            ),
-        )
+        db.execute(UPSERT_JOURNAL, journal_params(entry))
         if emitted:  # the outbox: committed with the step that emitted them
             self._insert_events(db, emitted)
         if wait is not None:
@@ -276,15 +240,7 @@ class PostgresStore(PgRunsMixin, PgSourcesMixin):
                 "deadline) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (run_id, generation, label) "
                 "DO UPDATE SET event_type=excluded.event_type, match=excluded.match, "
                 "correlation=excluded.correlation, deadline=excluded.deadline",
-                (
-                    wait.run_id,
-                    wait.generation,
-                    wait.label,
-                    wait.event_type,
-                    wait.match,
-                    dumps(wait.correlation),
-                    wait.deadline,
-                ),
+                wait_params(wait),
             )
         elif entry.status != "waiting":
             db.execute(

@@ -15,13 +15,15 @@ from typing import Any
 import orjson
 
 from runtime.store._rows import (
-    dumps,
     journal_entry,
+    journal_params,
     key_text,
     loads,
+    new_run_params,
     now_iso,
     open_wait,
     stored_event,
+    wait_params,
 )
 from runtime.store._runs import RunsMixin
 from runtime.store._sources import SourcesMixin
@@ -37,6 +39,12 @@ from runtime.store.base import (
     Router,
     ScheduleState,
     StoredEvent,
+)
+
+INSERT_RUN = (
+    "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, "
+    "status, generation, created_at, updated_at, sla_deadline, variant) "
+    "VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)"
 )
 
 
@@ -92,27 +100,7 @@ class SqliteStore(RunsMixin, SourcesMixin):
             decision = router(event, waits)
             created = 0
             for run in decision.runs:
-                now = now_iso()
-                deadline = time.time() + run.sla_seconds if run.sla_seconds else None
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, "
-                    "status, generation, created_at, updated_at, sla_deadline, variant) "
-                    "VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
-                    (
-                        run.run_id,
-                        run.flow,
-                        run.flow_hash,
-                        run.flow_version,
-                        key_text(run.key),
-                        dumps(run.key),
-                        event.seq,
-                        PENDING,
-                        now,
-                        now,
-                        deadline,
-                        run.variant,
-                    ),
-                )
+                cursor = self._db.execute(INSERT_RUN, new_run_params(run, event.seq, PENDING))
                 if cursor.rowcount:
                     created += 1
                     detail = {"event": event.seq, "key": run.key}
@@ -195,26 +183,7 @@ class SqliteStore(RunsMixin, SourcesMixin):
                 "UPDATE events SET state='routed', routed_at=?, runs_created=1 WHERE seq=?",
                 (now_iso(), accepted.seq),
             )
-            now = now_iso()
-            deadline = time.time() + run.sla_seconds if run.sla_seconds else None
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO runs(id, flow, flow_hash, flow_version, run_key, key_json, event_seq, status, "
-                "generation, created_at, updated_at, sla_deadline, variant) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?)",
-                (
-                    run.run_id,
-                    run.flow,
-                    run.flow_hash,
-                    run.flow_version,
-                    key_text(run.key),
-                    dumps(run.key),
-                    accepted.seq,
-                    PENDING,
-                    now,
-                    now,
-                    deadline,
-                    run.variant,
-                ),
-            )
+            cursor = self._db.execute(INSERT_RUN, new_run_params(run, accepted.seq, PENDING))
             created = bool(cursor.rowcount)
             if created:
                 self._audit(
@@ -255,22 +224,7 @@ class SqliteStore(RunsMixin, SourcesMixin):
             "input=excluded.input, output=excluded.output, error=excluded.error, attempts=excluded.attempts, "
             "started_at=excluded.started_at, finished_at=excluded.finished_at, duration_ms=excluded.duration_ms, "
             "wake_at=excluded.wake_at, detail=excluded.detail, seq=(SELECT COALESCE(MAX(seq), 0) + 1 FROM journal)",
-            (
-                entry.run_id,
-                entry.generation,
-                entry.label,
-                entry.kind,
-                entry.status,
-                dumps(entry.input),
-                dumps(entry.output),
-                dumps(entry.error),
-                entry.attempts,
-                entry.started_at,
-                entry.finished_at,
-                entry.duration_ms,
-                entry.wake_at,
-                dumps(entry.detail),
-            ),
+            journal_params(entry),
         )
         if emitted:
             self._insert_events(emitted)  # the outbox: committed with the step that emitted them
@@ -278,15 +232,7 @@ class SqliteStore(RunsMixin, SourcesMixin):
             self._db.execute(
                 "INSERT OR REPLACE INTO waits(run_id, generation, label, event_type, match, correlation, deadline) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (
-                    wait.run_id,
-                    wait.generation,
-                    wait.label,
-                    wait.event_type,
-                    wait.match,
-                    dumps(wait.correlation),
-                    wait.deadline,
-                ),
+                wait_params(wait),
             )
         elif entry.status != "waiting":
             self._db.execute(
