@@ -4,7 +4,10 @@ a poller task beside the runs, and `run_until_idle` polls what is due without wa
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -17,6 +20,18 @@ from runtime.store import SqliteStore
 from tests.sources._workspace import LEDGER_CONNECTOR, set_invoice, source_workspace
 
 FAST = LEDGER_CONNECTOR.replace("every: 30s", "every: 50ms")
+
+
+@asynccontextmanager
+async def published(tmp_path: Path, plan: Any) -> AsyncIterator[tuple[SqliteStore, PlanProvider]]:
+    """A store on disk with the plan published, closed afterwards."""
+    store = SqliteStore(tmp_path / "store.db")
+    try:
+        plans = PlanProvider(plan, store)
+        await plans.publish(plan)
+        yield store, plans
+    finally:
+        await store.aclose()
 
 
 async def _until(store: SqliteStore, runs: int, timeout: float = 20.0) -> dict[str, int]:
@@ -35,10 +50,7 @@ def test_worker_serve_polls_sources_while_it_runs(tmp_path: Path) -> None:
     plan = compile_workspace(ws)
 
     async def main() -> dict[str, int]:
-        store = SqliteStore(tmp_path / "store.db")
-        try:
-            plans = PlanProvider(plan, store)
-            await plans.publish(plan)
+        async with published(tmp_path, plan) as (store, plans):
             worker = Worker(store, plans, poll_interval=0.05)
             stop = anyio.Event()
             async with anyio.create_task_group() as group:
@@ -49,8 +61,6 @@ def test_worker_serve_polls_sources_while_it_runs(tmp_path: Path) -> None:
                 stop.set()
             assert first["runs.succeeded"] == 1
             return second
-        finally:
-            await store.aclose()
 
     assert anyio.run(main)["runs.succeeded"] == 2
 
@@ -62,10 +72,7 @@ def test_the_server_pool_polls_sources_in_a_task_of_its_own(tmp_path: Path) -> N
     plan = compile_workspace(ws)
 
     async def main() -> dict[str, int]:
-        store = SqliteStore(tmp_path / "store.db")
-        try:
-            plans = PlanProvider(plan, store)
-            await plans.publish(plan)
+        async with published(tmp_path, plan) as (store, plans):
             pool = WorkerPool(store, plans, ServerMetrics(), 2, poll_interval=5.0)
             assert pool.worker.poll_sources_in_step is False
             async with anyio.create_task_group() as group:
@@ -74,8 +81,6 @@ def test_the_server_pool_polls_sources_in_a_task_of_its_own(tmp_path: Path) -> N
                 counts = await _until(store, 3, timeout=4.0)
                 assert await pool.drain(5.0)
             return counts
-        finally:
-            await store.aclose()
 
     assert anyio.run(main)["runs.succeeded"] == 3
 
@@ -86,14 +91,9 @@ def test_run_until_idle_polls_what_is_due_and_returns(tmp_path: Path) -> None:
     plan = compile_workspace(ws)
 
     async def main() -> dict[str, int]:
-        store = SqliteStore(tmp_path / "store.db")
-        try:
-            plans = PlanProvider(plan, store)
-            await plans.publish(plan)
+        async with published(tmp_path, plan) as (store, plans):
             with anyio.fail_after(10):  # a source due every 50 ms must not keep it waiting
                 await Worker(store, plans).run_until_idle(max_wait=1.0)
             return await store.counts()
-        finally:
-            await store.aclose()
 
     assert anyio.run(main)["runs.succeeded"] == 1
